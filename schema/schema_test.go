@@ -1,0 +1,385 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"maps"
+	"regexp/syntax"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+)
+
+// Small valid documents, one per type. The tests edit copies of them.
+const (
+	validLRF = `{"appliance":"A-7k2m9q4x","platform":{"machine_id":"` + hashA + `","mac:eth0":"` + hashB + `"},` +
+		`"product":"edge","version":"0.38.0","device_key":"A-7k2m9q4x+1a2b3c4d+AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",` +
+		`"recipient":"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",` +
+		`"trial_start":"2026-01-05T00:00:00Z","mode":"trial","installed":[],"sequence":0,` +
+		`"created":"2026-01-06T10:00:00Z","nonce":"3q2-7wAAAAAAAAAAAAAAAA"}`
+	validLicense = `{"id":"L-9f8e7d6c","contract":"IC-1042","revision":1,"customer":"Acme AG","product":"edge",` +
+		`"tier":"pro","kind":"commercial","appliance":"A-7k2m9q4x","platform":{"machine_id":"` + hashA + `"},` +
+		`"device_key_hash":"` + hashB + `","features":["monitoring","scion"],"limits":{"vpn_users":250},` +
+		`"from":"2026-01-05T00:00:00Z","until":"2027-01-05T00:00:00Z","grace_days":90,"reason":"initial",` +
+		`"issued":"2026-01-06T10:00:00Z"}`
+	validRelease = `{"contract":"IC-1042","licenses":["L-9f8e7d6c"],"appliance":"A-7k2m9q4x",` +
+		`"released":"2026-06-01T12:00:00Z","sequence":4,"nonce":"0123456789abcdef"}`
+	validBackup = `{"appliance":"A-7k2m9q4x","product":"edge","version":"0.38.0","device_key":"test-device-key",` +
+		`"identity":"test-identity","platform":{"machine_id":"` + hashA + `"},"trials":{"` + hashB + `":"2026-01-05T00:00:00Z"},` +
+		`"high_water":"2026-06-01T12:00:00Z","sequence":4,"licenses":{"L-9f8e7d6c":"-----BEGIN TENURE LICENSE-----\n..."},` +
+		`"released":{},"receipts":{},"created":"2026-06-01T12:00:00Z"}`
+	validProduct = `{"id":"edge","name":"Edge","features":["scion"],"tiers":{"lite":{"features":["scion"],"limits":{}}},` +
+		`"trial":{"days":30,"limits":{}},"grace_days":90,"min_version":"0.38.0","binding":{}}`
+	validContract = `{"customer":"Acme AG","product":"edge","tier":"pro","kind":"commercial","features":["scion","vpn"],` +
+		`"limits":{"vpn_users":250},"appliances":2,"term_months":12,"change":"order","status":"active"}`
+
+	hashA = "3f2a000000000000000000000000000000000000000000000000000000000001"
+	hashB = "9b1c000000000000000000000000000000000000000000000000000000000002"
+)
+
+var valid = map[string]string{
+	"tenure.lrf/v1":     validLRF,
+	"tenure.license/v1": validLicense,
+	"tenure.release/v1": validRelease,
+	"tenure.backup/v1":  validBackup,
+	"tenure.product/v1": validProduct,
+	"contract":          validContract,
+}
+
+// deleted, as an edit's value, removes the field.
+var deleted = new(int)
+
+// edit returns doc with the value at path (keys separated by "/") replaced by
+// v, or removed if v is deleted.
+func edit(t *testing.T, doc, path string, v any) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+		t.Fatal(err)
+	}
+	keys := strings.Split(path, "/")
+	parent := m
+	for _, k := range keys[:len(keys)-1] {
+		next, ok := parent[k].(map[string]any)
+		if !ok {
+			t.Fatalf("edit %s: %s is not an object", path, k)
+		}
+		parent = next
+	}
+	last := keys[len(keys)-1]
+	if v == deleted {
+		delete(parent, last)
+	} else {
+		parent[last] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestSchemaFiles(t *testing.T) {
+	entries, err := fs.Glob(files, "*.schema.json")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no schema files embedded: %v", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	c.AssertFormat = true
+	for _, name := range entries {
+		b, err := File(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var head struct {
+			Schema string `json:"$schema"`
+			ID     string `json:"$id"`
+		}
+		if err := json.Unmarshal(b, &head); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if head.Schema != "https://json-schema.org/draft/2020-12/schema" {
+			t.Errorf("%s: $schema is %q, want draft 2020-12", name, head.Schema)
+		}
+		if head.ID != baseURL+name {
+			t.Errorf("%s: $id is %q, want %q", name, head.ID, baseURL+name)
+		}
+		if err := c.AddResource(baseURL+name, bytes.NewReader(b)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	for _, name := range entries {
+		t.Run(name, func(t *testing.T) {
+			if _, err := c.Compile(baseURL + name); err != nil {
+				t.Fatalf("does not compile: %v", err)
+			}
+			b, _ := File(name)
+			var root any
+			if err := json.Unmarshal(b, &root); err != nil {
+				t.Fatal(err)
+			}
+			checkBounded(t, "#", root)
+		})
+	}
+	if _, err := compile(); err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+}
+
+// checkBounded walks a schema and fails on any typed subschema that lets a
+// value grow without bound or lets unknown fields through: the schemas are
+// the first line of defense against hostile documents.
+func checkBounded(t *testing.T, at string, v any) {
+	t.Helper()
+	switch v := v.(type) {
+	case []any:
+		for i, e := range v {
+			checkBounded(t, at+"/"+strconv.Itoa(i), e)
+		}
+	case map[string]any:
+		has := func(k string) bool { _, ok := v[k]; return ok }
+		switch v["type"] {
+		case "object":
+			if v["additionalProperties"] != false {
+				t.Errorf("%s: object without additionalProperties: false", at)
+			}
+			if has("patternProperties") && !has("maxProperties") {
+				t.Errorf("%s: map without maxProperties", at)
+			}
+		case "array":
+			if !has("maxItems") {
+				t.Errorf("%s: array without maxItems", at)
+			}
+		case "string":
+			pattern, _ := v["pattern"].(string)
+			if !has("maxLength") && !has("enum") && !boundedPattern(pattern) {
+				t.Errorf("%s: string without maxLength, enum or a bounded pattern", at)
+			}
+		case "integer":
+			if !has("minimum") || !has("maximum") {
+				t.Errorf("%s: integer without minimum and maximum", at)
+			}
+		case nil:
+		default:
+			t.Errorf("%s: unexpected type %v", at, v["type"])
+		}
+		for k, e := range v {
+			checkBounded(t, at+"/"+k, e)
+		}
+	}
+}
+
+// boundedPattern reports whether every string matching pattern has a bounded
+// length: the pattern is anchored at both ends and repeats nothing without an
+// upper limit.
+func boundedPattern(pattern string) bool {
+	if !strings.HasPrefix(pattern, "^") || !strings.HasSuffix(pattern, "$") {
+		return false
+	}
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return false
+	}
+	var bounded func(*syntax.Regexp) bool
+	bounded = func(re *syntax.Regexp) bool {
+		switch re.Op {
+		case syntax.OpStar, syntax.OpPlus:
+			return false
+		case syntax.OpRepeat:
+			if re.Max < 0 {
+				return false
+			}
+		}
+		return !slices.ContainsFunc(re.Sub, func(sub *syntax.Regexp) bool { return !bounded(sub) })
+	}
+	return bounded(re)
+}
+
+func TestTypes(t *testing.T) {
+	got := Types()
+	want := slices.Sorted(maps.Keys(byType))
+	if !slices.Equal(got, want) {
+		t.Fatalf("Types() = %v, want %v", got, want)
+	}
+	used := map[string]bool{"defs.schema.json": true}
+	for _, typ := range got {
+		if _, err := File(byType[typ]); err != nil {
+			t.Errorf("%s: %v", typ, err)
+		}
+		used[byType[typ]] = true
+		if _, ok := valid[typ]; !ok {
+			t.Errorf("%s: no valid sample document in the tests", typ)
+		}
+	}
+	names, _ := fs.Glob(files, "*.schema.json")
+	for _, name := range names {
+		if !used[name] {
+			t.Errorf("%s is embedded but no type uses it", name)
+		}
+	}
+}
+
+func TestValid(t *testing.T) {
+	for typ, doc := range valid {
+		if err := Validate(typ, []byte(doc)); err != nil {
+			t.Errorf("valid %s: %v", typ, err)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name, typ, path string
+		value           any
+		wantErr         string // "" for valid; else a substring, starting with the JSON path
+	}{
+		// Optional fields and edges that must pass.
+		{"lrf first use", "tenure.lrf/v1", "first_use", "2026-01-07T08:30:00Z", ""},
+		{"lrf grace start", "tenure.lrf/v1", "grace_start", "2027-01-05T00:00:00Z", ""},
+		{"lrf installed", "tenure.lrf/v1", "installed", []any{"L-9f8e7d6c", "L-aaaaaa"}, ""},
+		{"lrf pre-release version", "tenure.lrf/v1", "version", "1.2.3-rc.1", ""},
+		{"license versions", "tenure.license/v1", "max_version", "1.0.0", ""},
+		{"license supersedes", "tenure.license/v1", "supersedes", []any{"L-000000"}, ""},
+		{"license largest limit", "tenure.license/v1", "limits/vpn_users", 9007199254740992, ""},
+		{"license no features", "tenure.license/v1", "features", []any{}, ""},
+		{"product deny", "tenure.product/v1", "restricted_features", "deny", ""},
+		{"product min match", "tenure.product/v1", "binding/min_match", 2, ""},
+		{"contract prolongation", "contract", "extend_months", 6, ""},
+		{"backup extra", "tenure.backup/v1", "extra", map[string]any{"note": "x"}, ""},
+
+		// Unknown and missing fields.
+		{"license unknown field", "tenure.license/v1", "colour", "red", "/: additionalProperties 'colour' not allowed"},
+		{"license missing until", "tenure.license/v1", "until", deleted, "/: missing properties: 'until'"},
+		{"lrf missing nonce", "tenure.lrf/v1", "nonce", deleted, "/: missing properties: 'nonce'"},
+		{"lrf null installed", "tenure.lrf/v1", "installed", nil, "/installed: expected array, but got null"},
+		{"release unknown field", "tenure.release/v1", "reason", "moved", "/: additionalProperties 'reason' not allowed"},
+		{"backup missing identity", "tenure.backup/v1", "identity", deleted, "/: missing properties: 'identity'"},
+		{"product unknown trial field", "tenure.product/v1", "trial/hours", 3, "/trial: additionalProperties 'hours' not allowed"},
+		{"product binding zero", "tenure.product/v1", "binding/min_match", 0, "/binding/min_match: must be >= 1"},
+		{"contract missing status", "contract", "status", deleted, "/: missing properties: 'status'"},
+		{"contract effective", "contract", "effective", "2026-02-01", "/: additionalProperties 'effective' not allowed"},
+		{"contract prolongation without months", "contract", "change", "prolongation", "/: missing properties: 'extend_months'"},
+
+		// Instants are UTC with whole seconds.
+		{"license offset", "tenure.license/v1", "from", "2026-01-05T00:00:00+01:00", "/from: does not match pattern"},
+		{"license fraction", "tenure.license/v1", "issued", "2026-01-05T00:00:00.5Z", "/issued: does not match pattern"},
+		{"license date only", "tenure.license/v1", "until", "2027-01-05", "/until: '2027-01-05' is not valid 'date-time'"},
+		{"license impossible day", "tenure.license/v1", "until", "2027-02-30T00:00:00Z", "/until: '2027-02-30T00:00:00Z' is not valid 'date-time'"},
+		{"release number time", "tenure.release/v1", "released", 1767571200, "/released: expected string, but got number"},
+
+		// Limits, features, enums, ids.
+		{"license negative limit", "tenure.license/v1", "limits/vpn_users", -1, "/limits/vpn_users: must be >= 0"},
+		{"license fractional limit", "tenure.license/v1", "limits/vpn_users", 2.5, "/limits/vpn_users: expected integer, but got number"},
+		{"license huge limit", "tenure.license/v1", "limits/vpn_users", 9007199254740993, "/limits/vpn_users: must be <="},
+		{"license bad limit name", "tenure.license/v1", "limits/VPN", 1, "/limits: additionalProperties 'VPN' not allowed"},
+		{"license bad kind", "tenure.license/v1", "kind", "free", "/kind: value must be one of"},
+		{"license bad reason", "tenure.license/v1", "reason", "gift", "/reason: value must be one of"},
+		{"license duplicate feature", "tenure.license/v1", "features", []any{"scion", "scion"}, "/features: items at index 0 and 1 are equal"},
+		{"license bad feature", "tenure.license/v1", "features", []any{"SCION"}, "/features/0: does not match pattern"},
+		{"license empty supersedes", "tenure.license/v1", "supersedes", []any{}, "/supersedes: minimum 1 items required"},
+		{"license revision zero", "tenure.license/v1", "revision", 0, "/revision: must be >= 1"},
+		{"license bad id", "tenure.license/v1", "id", "X-9f8e7d6c", "/id: does not match pattern"},
+		{"license bad platform hash", "tenure.license/v1", "platform/machine_id", "3F2A", "/platform/machine_id: does not match pattern"},
+		{"license empty platform", "tenure.license/v1", "platform", map[string]any{}, "/platform: minimum 1 properties allowed"},
+		{"license grace too long", "tenure.license/v1", "grace_days", 3651, "/grace_days: must be <= 3650"},
+		{"license control character", "tenure.license/v1", "customer", "Acme\nAG", "/customer: does not match pattern"},
+		{"lrf bad mode", "tenure.lrf/v1", "mode", "expired", "/mode: value must be one of"},
+		{"lrf bad recipient", "tenure.lrf/v1", "recipient", "age1short", "/recipient: does not match pattern"},
+		{"lrf bad device key", "tenure.lrf/v1", "device_key", "no-plus-signs", "/device_key: does not match pattern"},
+		{"lrf negative sequence", "tenure.lrf/v1", "sequence", -1, "/sequence: must be >= 0"},
+		{"lrf short nonce", "tenure.lrf/v1", "nonce", "abc", "/nonce: does not match pattern"},
+		{"lrf bad version", "tenure.lrf/v1", "version", "v1.2", "/version: does not match pattern"},
+		{"lrf bad appliance", "tenure.lrf/v1", "appliance", "A-XYZ", "/appliance: does not match pattern"},
+		{"release no licenses", "tenure.release/v1", "licenses", []any{}, "/licenses: minimum 1 items required"},
+		{"release bad contract", "tenure.release/v1", "contract", "-IC", "/contract: does not match pattern"},
+		{"backup empty extra", "tenure.backup/v1", "extra", map[string]any{}, "/extra: minimum 1 properties allowed"},
+		{"backup long identity", "tenure.backup/v1", "identity", strings.Repeat("x", 257), "/identity: length must be <= 256"},
+		{"product no tiers", "tenure.product/v1", "tiers", map[string]any{}, "/tiers: minimum 1 properties allowed"},
+		{"product long trial", "tenure.product/v1", "trial/days", 366, "/trial/days: must be <= 365"},
+		{"product restricted", "tenure.product/v1", "restricted_features", "allow", "/restricted_features: value must be one of"},
+		{"contract bad change", "contract", "change", "cancel", "/change: value must be one of"},
+		{"contract no seats", "contract", "appliances", 0, "/appliances: must be >= 1"},
+		{"contract long term", "contract", "term_months", 121, "/term_months: must be <= 120"},
+		{"contract bad status", "contract", "status", "paused", "/status: value must be one of"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := edit(t, valid[tt.typ], tt.path, tt.value)
+			err := Validate(tt.typ, doc)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate(%s) = %v, want nil", doc, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate(%s) = nil, want %q", doc, tt.wantErr)
+			}
+			if want := tt.typ + ": " + tt.wantErr; !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("Validate(%s) = %q, want prefix %q", doc, err, want)
+			}
+		})
+	}
+}
+
+func TestValidateInput(t *testing.T) {
+	tests := []struct {
+		name, typ, doc, wantErr string
+	}{
+		{"unknown type", "tenure.clock/v1", `{}`, `no schema for "tenure.clock/v1"`},
+		{"not JSON", "tenure.license/v1", `{"id":`, "tenure.license/v1: not JSON"},
+		{"trailing data", "tenure.release/v1", validRelease + `{}`, "tenure.release/v1: trailing data"},
+		{"not an object", "contract", `[]`, "contract: /: expected object, but got array"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Validate(tt.typ, []byte(tt.doc))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestEdgeProduct(t *testing.T) {
+	first, body, ok := bytes.Cut(EdgeProduct, []byte("\n"))
+	if !ok || string(first) != "tenure.product/v1" {
+		t.Fatalf("edge.product starts with %q, want the line tenure.product/v1", first)
+	}
+	if err := Validate("tenure.product/v1", body); err != nil {
+		t.Fatal(err)
+	}
+	// What the schema cannot say: a tier names only catalog features, and
+	// every tier and the trial limit the same things.
+	var p struct {
+		ID       string
+		Features []string
+		Tiers    map[string]struct {
+			Features []string
+			Limits   map[string]int64
+		}
+		Trial struct{ Limits map[string]int64 }
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != "edge" {
+		t.Errorf("id = %q, want edge", p.ID)
+	}
+	limits := slices.Sorted(maps.Keys(p.Trial.Limits))
+	for name, tier := range p.Tiers {
+		for _, f := range tier.Features {
+			if !slices.Contains(p.Features, f) {
+				t.Errorf("tier %s: feature %q is not in the catalog", name, f)
+			}
+		}
+		if got := slices.Sorted(maps.Keys(tier.Limits)); !slices.Equal(got, limits) {
+			t.Errorf("tier %s limits %v, trial limits %v", name, got, limits)
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Sign signs a document body with one or more signers and returns the signed
+// note. The signers sign exactly body, the bytes a verifier will parse.
+func Sign(body []byte, signers ...note.Signer) ([]byte, error) {
+	if len(signers) == 0 {
+		return nil, errors.New("failed to sign: no signer")
+	}
+	msg, err := note.Sign(&note.Note{Text: string(body)}, signers...)
+	if err != nil {
+		return nil, fmt.Errorf("failed to sign: %w", err)
+	}
+	return msg, nil
+}
+
+// OpenNote verifies a signed note against known verifiers and returns its
+// text and the names of the keys whose signatures verified. Signatures by
+// unknown keys are set aside; at least one known key must have signed.
+func OpenNote(msg []byte, known note.Verifiers) (body []byte, signers []note.Signature, err error) {
+	if len(msg) > MaxDocument {
+		return nil, nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(msg), MaxDocument)
+	}
+	n, err := note.Open(msg, known)
+	if err != nil {
+		var unverified *note.UnverifiedNoteError
+		var invalid *note.InvalidSignatureError
+		switch {
+		case errors.As(err, &unverified):
+			names := make([]string, 0, len(unverified.Note.UnverifiedSigs))
+			for _, s := range unverified.Note.UnverifiedSigs {
+				names = append(names, s.Name)
+			}
+			return nil, nil, fmt.Errorf("%w (%s)", ErrUntrusted, strings.Join(names, ", "))
+		case errors.As(err, &invalid):
+			return nil, nil, fmt.Errorf("%w: the signature of %s does not match the text; the file was altered", ErrBadSignature, invalid.Name)
+		}
+		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return []byte(n.Text), n.Sigs, nil
+}
+
+// GenerateKey makes a new Ed25519 key pair in the signed-note format: the
+// private key "PRIVATE+KEY+name+hash+data" and the verifier key
+// "name+hash+data".
+func GenerateKey(rand io.Reader, name string) (skey, vkey string, err error) {
+	return note.GenerateKey(rand, name)
+}
+
+// KeyHash is the SHA-256 of a verifier key string, in hex: how a license
+// names the device key it is bound to.
+func KeyHash(vkey string) string {
+	h := sha256.Sum256([]byte(vkey))
+	return hex.EncodeToString(h[:])
+}
+
+// A TrustedKey is an issuer verifier key the validator trusts, optionally
+// only for documents issued before NotAfter.
+type TrustedKey struct {
+	Key      string
+	Name     string
+	NotAfter time.Time // zero: no end
+	verifier note.Verifier
+}
+
+// A Trust is the set of issuer keys a validator is built with.
+type Trust struct {
+	Keys      []TrustedKey
+	verifiers note.Verifiers
+}
+
+// ParseTrust reads a trust file: one verifier key a line, as GET /v1/keys
+// lists them, each optionally followed by " not-after=DATE". Blank lines and
+// lines starting with # are ignored.
+func ParseTrust(text string) (*Trust, error) {
+	t := &Trust{}
+	var vs []note.Verifier
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := note.NewVerifier(fields[0])
+		if err != nil {
+			return nil, fmt.Errorf("trust line %d: %q is not a verifier key: %w", i+1, fields[0], err)
+		}
+		k := TrustedKey{Key: fields[0], Name: v.Name(), verifier: v}
+		for _, f := range fields[1:] {
+			d, ok := strings.CutPrefix(f, "not-after=")
+			if !ok {
+				return nil, fmt.Errorf("trust line %d: unknown option %q (expected not-after=DATE)", i+1, f)
+			}
+			at, err := ParseInstant(d)
+			if err != nil {
+				return nil, fmt.Errorf("trust line %d: %w", i+1, err)
+			}
+			k.NotAfter = at
+		}
+		t.Keys = append(t.Keys, k)
+		vs = append(vs, v)
+	}
+	if len(t.Keys) == 0 {
+		return nil, errors.New("trust: no issuer key")
+	}
+	t.verifiers = note.VerifierList(vs...)
+	return t, nil
+}
+
+// Verifiers returns the trusted keys as note verifiers.
+func (t *Trust) Verifiers() note.Verifiers { return t.verifiers }
+
+// allows reports whether one of sigs is by a trusted key whose not-after
+// admits a document issued at issued.
+func (t *Trust) allows(sigs []note.Signature, issued time.Time) bool {
+	for _, s := range sigs {
+		for _, k := range t.Keys {
+			if k.verifier.Name() == s.Name && k.verifier.KeyHash() == s.Hash {
+				if k.NotAfter.IsZero() || issued.Before(k.NotAfter) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// selfVerifier returns a verifier for a document signed by the key it carries
+// (an LRF or a receipt), or for a pinned device key.
+func selfVerifier(vkey string) (note.Verifiers, error) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: device key: %v", ErrMalformed, err)
+	}
+	return note.VerifierList(v), nil
+}
+
+// firstLine returns the type line of a signed note without verifying it.
+func firstLine(msg []byte) string {
+	line, _, _ := bytes.Cut(msg, []byte("\n"))
+	return string(line)
+}
