@@ -62,6 +62,10 @@ func Dearmor(label string, text []byte) ([]byte, error) {
 	if !strings.HasSuffix(s, "\n"+end+"\n") {
 		return nil, fmt.Errorf("%w: the text does not end with %s and a newline", ErrMalformed, end)
 	}
+	if len(s) == len(begin)+len(end)+2 {
+		// The BEGIN and END lines share their newline: Armor's form of no data.
+		return []byte{}, nil
+	}
 	body := strings.Split(s[len(begin)+1:len(s)-len(end)-2], "\n")
 	var b64 strings.Builder
 	for i, line := range body {

@@ -120,7 +120,7 @@ func Decide(a Activation) (Decision, error) {
 		return Decision{Reason: ReasonRenewal, From: e, Until: AddMonths(until, extend)}, nil
 	case last != "":
 		if !day.Before(e) {
-			return Decision{}, fmt.Errorf("%w: coverage ended %s; an %s applies to a running subscription, so renew the contract first", ErrRenewFirst, formatTime(e), last)
+			return Decision{}, fmt.Errorf("%w: coverage ended %s and a change (%s) applies only to a running subscription; renew the contract first", ErrRenewFirst, formatTime(e), last)
 		}
 		d := Decision{Reason: last, From: day, Until: AddMonths(e, extend)}
 		if downgrade {

@@ -1,0 +1,46 @@
+package bolt_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/tenurehq/tenure/issuer/internal/store"
+	"github.com/tenurehq/tenure/issuer/internal/store/bolt"
+	"github.com/tenurehq/tenure/issuer/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := bolt.Open(filepath.Join(t.TempDir(), "issuer.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// TestReopen checks records survive closing and reopening the file.
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "issuer.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &store.Contract{ID: "IC-1", Customer: "ACME", Appliances: 2, Revision: 1}
+	if err := s.CreateContract(t.Context(), c, "h", &store.Revision{Contract: "IC-1", Number: 1, Record: *c}, &store.Entry{Contract: "IC-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Contract(t.Context(), "IC-1")
+	if err != nil || got.Customer != "ACME" || got.Appliances != 2 {
+		t.Fatalf("after reopen: %+v, %v", got, err)
+	}
+}

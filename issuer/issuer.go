@@ -1,0 +1,223 @@
+// Package issuer is the vendor's license issuer: one net/http handler that
+// keeps contracts, turns appliances' License Request Files into signed
+// licenses sealed to each appliance, and frees seats from release receipts.
+//
+// # Running it
+//
+// The tenure-issuer command serves the handler locally (bbolt, a development
+// key) or on AWS Lambda (DynamoDB, a KMS key). To embed it:
+//
+//	st, _ := bolt.Open("issuer.db")
+//	h, err := issuer.New(issuer.Config{Store: st, Signers: signers, AdminToken: admin})
+//	http.ListenAndServe("127.0.0.1:8080", h)
+//
+// # API
+//
+// JSON in and out, Authorization: Bearer TOKEN, errors as
+// application/problem+json. Two kinds of token exist: the admin token, and one
+// token per contract, shown once when the contract is created and stored only
+// as its SHA-256.
+//
+//	PUT  /v1/contracts/{id}                admin           create (change "order") or change a contract
+//	GET  /v1/contracts/{id}                contract, admin the contract, its appliances and licenses
+//	POST /v1/activations                   contract, admin an LRF in, a sealed license out
+//	POST /v1/releases                      contract, admin a release receipt frees a seat
+//	POST /v1/contracts/{id}/reallocations  admin           free an appliance's seat without a receipt
+//	GET  /v1/keys                          anyone          the verifier keys licenses are signed with
+//	GET  /healthz                          anyone          {"ok": true}
+//
+// Checks run in one order, so a client always learns the first thing to fix:
+// 413 too large (bodies over 128 KiB, documents in them over 64 KiB), 401 no
+// or unknown token, 400 malformed, 403 a token without rights, then an
+// idempotent replay (200), 422 refused by a rule, 409 no free seat or a
+// conflict with the issuer's records.
+//
+// # Issuing
+//
+// The issuer decides from its own records: the contract's revisions, the
+// appliance's current licenses (its chain) and the seats freed by releases,
+// with [engine.Decide] applying the effective-date rules. The first
+// activation of an appliance pins its device key and platform; later
+// requests signed by another key, from a platform that no longer matches, or
+// with a sequence that does not grow are refused and recorded. Every
+// decision, accepted or refused, is appended to the contract's audit ledger.
+// The same LRF sent to the same contract again gets the stored license back.
+package issuer
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tenurehq/tenure/issuer/internal/store"
+	"github.com/tenurehq/tenure/schema"
+	"github.com/tenurehq/tenure/shared/engine"
+)
+
+// Size limits of the HTTP API.
+const (
+	// MaxBody is the largest request body: room for a 64 KiB document and
+	// its JSON escaping.
+	MaxBody = 128 << 10
+	// MaxDocument is the largest document (LRF, receipt) inside a body.
+	MaxDocument = engine.MaxDocument
+)
+
+// Config configures a [Server].
+type Config struct {
+	Store store.Store
+
+	// Signers sign every license; during a key rotation, the old and the new
+	// key. Each must name its verifier key (a VerifierKey() string method,
+	// as the signer package's signers have) or have it listed in Keys.
+	Signers []note.Signer
+	// Keys are verifier keys for signers that cannot name their own.
+	Keys []string
+
+	// AdminToken is the bearer token of the vendor's staff. Empty disables
+	// the admin routes.
+	AdminToken string
+
+	// Now is the issuer's clock; nil means time.Now.
+	Now func() time.Time
+
+	// Logger receives one JSON line per request; nil discards.
+	Logger *slog.Logger
+
+	// Products the issuer licenses; nil means the example product, edge.
+	Products []*engine.Product
+}
+
+// Server is the issuer's HTTP handler.
+type Server struct {
+	store     store.Store
+	signers   []note.Signer
+	keys      []string
+	admin     [32]byte
+	hasAdmin  bool
+	now       func() time.Time
+	log       *slog.Logger
+	products  map[string]*engine.Product
+	mux       *http.ServeMux
+	randomIDs func() string
+}
+
+// New checks cfg and returns the handler.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("issuer: no store")
+	}
+	if len(cfg.Signers) == 0 {
+		return nil, errors.New("issuer: no signing key")
+	}
+	s := &Server{store: cfg.Store, signers: cfg.Signers, now: cfg.Now, log: cfg.Logger, products: map[string]*engine.Product{}, randomIDs: licenseID}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AdminToken != "" {
+		s.admin, s.hasAdmin = sha256.Sum256([]byte(cfg.AdminToken)), true
+	}
+	for _, sg := range cfg.Signers {
+		vkey, err := verifierKey(sg, cfg.Keys)
+		if err != nil {
+			return nil, err
+		}
+		s.keys = append(s.keys, vkey)
+	}
+	products := cfg.Products
+	if products == nil {
+		p, err := engine.ParseProduct(schema.EdgeProduct)
+		if err != nil {
+			return nil, fmt.Errorf("issuer: example product: %w", err)
+		}
+		products = []*engine.Product{p}
+	}
+	for _, p := range products {
+		s.products[p.ID] = p
+	}
+	s.routes()
+	return s, nil
+}
+
+// verifierKey finds the published key of a signer.
+func verifierKey(sg note.Signer, keys []string) (string, error) {
+	if v, ok := sg.(interface{ VerifierKey() string }); ok {
+		return v.VerifierKey(), nil
+	}
+	for _, k := range keys {
+		if v, err := note.NewVerifier(k); err == nil && v.Name() == sg.Name() && v.KeyHash() == sg.KeyHash() {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("issuer: signer %s+%08x cannot name its verifier key; load it with the signer package or list its key in Config.Keys", sg.Name(), sg.KeyHash())
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("PUT /v1/contracts/{id}", s.putContract)
+	m.HandleFunc("GET /v1/contracts/{id}", s.getContract)
+	m.HandleFunc("POST /v1/activations", s.activate)
+	m.HandleFunc("POST /v1/releases", s.release)
+	m.HandleFunc("POST /v1/contracts/{id}/reallocations", s.reallocate)
+	m.HandleFunc("GET /v1/keys", s.getKeys)
+	m.HandleFunc("GET /healthz", s.health)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, problem(http.StatusNotFound, "not-found", "no route %s %s; see GET /v1/keys, /v1/contracts/{id}, /v1/activations, /v1/releases", r.Method, r.URL.Path))
+	})
+	s.mux = m
+}
+
+// ServeHTTP serves the API. A panic becomes a 500 problem and a log line,
+// never a dropped connection.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+			if !rec.wrote {
+				s.fail(rec, r, problem(http.StatusInternalServerError, "internal", "the issuer failed; try again, and report it if it persists"))
+			}
+		}
+		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"ms", float64(time.Since(start).Microseconds())/1000)
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (s *Server) getKeys(w http.ResponseWriter, r *http.Request) {
+	s.reply(w, http.StatusOK, map[string]any{"keys": s.keys})
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	s.reply(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// clock returns the issuer's time as documents carry it.
+func (s *Server) clock() time.Time { return engine.Normalize(s.now()) }

@@ -1,0 +1,350 @@
+package engine_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tenurehq/tenure/shared/engine"
+	"github.com/tenurehq/tenure/shared/engine/vectors"
+)
+
+// The fuzz targets below share one property: a parser never panics, and what
+// it accepts re-encodes to the very bytes it read (the one exact encoding).
+// Their seeds are the inputs of the test vectors; a target with no seed fails,
+// so a lost testdata directory cannot pass unnoticed.
+
+type seedSet struct {
+	armored  [][]byte    // every armored input, any label
+	requests [][]byte    // armored LRFs
+	receipts [][2][]byte // armored receipts with the pinned key
+	licenses [][2][]byte // signed license notes with a trust file
+	notes    [][2][]byte // signed notes with a verifier key
+	bodies   map[string][][]byte
+	products [][]byte
+	trusts   []string
+	instants []string
+}
+
+var loadSeeds = sync.OnceValues(func() (*seedSet, error) {
+	s := &seedSet{bodies: map[string][][]byte{}}
+	names, err := filepath.Glob(filepath.Join("testdata", "vectors", "*.txt"))
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		file, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Split(string(file), "\n") {
+			if strings.HasPrefix(line, "-- ") {
+				break
+			}
+			if _, v, ok := strings.Cut(line, ": "); ok {
+				for _, item := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+					s.instants = append(s.instants, strings.Split(item, "..")...)
+				}
+			}
+		}
+		secs, err := vectors.Sections(file)
+		if err != nil {
+			return nil, err
+		}
+		get := func(n string) []byte {
+			for _, sec := range secs {
+				if sec.Name == n {
+					return sec.Data
+				}
+			}
+			return nil
+		}
+		for _, sec := range secs {
+			switch sec.Name {
+			case "armor":
+				s.armored = append(s.armored, sec.Data)
+			case "request":
+				s.armored = append(s.armored, sec.Data)
+				s.requests = append(s.requests, sec.Data)
+				if msg, err := engine.Dearmor(engine.LabelRequest, sec.Data); err == nil {
+					s.addNote(msg, "")
+				}
+			case "receipt":
+				s.armored = append(s.armored, sec.Data)
+				key := get("device-key")
+				s.receipts = append(s.receipts, [2][]byte{sec.Data, bytes.TrimSpace(key)})
+				if msg, err := engine.Dearmor(engine.LabelRelease, sec.Data); err == nil {
+					s.addNote(msg, string(bytes.TrimSpace(key)))
+				}
+			case "license":
+				trust := get("trust")
+				s.licenses = append(s.licenses, [2][]byte{sec.Data, trust})
+				first, _, _ := strings.Cut(string(trust), "\n")
+				s.addNote(sec.Data, strings.Fields(first + " x")[0])
+			case "trust":
+				s.trusts = append(s.trusts, string(sec.Data))
+			case "product":
+				s.products = append(s.products, sec.Data)
+			case "backup":
+				s.bodies[engine.TypeBackup] = append(s.bodies[engine.TypeBackup], sec.Data)
+			}
+		}
+	}
+	return s, nil
+})
+
+// addNote records a signed note, and its body by type. An LRF names its own
+// verifier key.
+func (s *seedSet) addNote(msg []byte, vkey string) {
+	i := bytes.Index(msg, []byte("\n\n"))
+	if i < 0 {
+		return
+	}
+	body := msg[:i+1]
+	typ, j, _ := bytes.Cut(body, []byte("\n"))
+	s.bodies[string(typ)] = append(s.bodies[string(typ)], body)
+	if vkey == "" {
+		var r struct {
+			DeviceKey string `json:"device_key"`
+		}
+		json.Unmarshal(j, &r)
+		vkey = r.DeviceKey
+	}
+	s.notes = append(s.notes, [2][]byte{msg, []byte(vkey)})
+}
+
+func seeds(f *testing.F) *seedSet {
+	f.Helper()
+	s, err := loadSeeds()
+	if err != nil {
+		f.Fatal(err)
+	}
+	return s
+}
+
+func need(f *testing.F, n int, what string) {
+	f.Helper()
+	if n == 0 {
+		f.Fatalf("no %s seed loaded from testdata/vectors; run `make vectors`", what)
+	}
+}
+
+func crlfToLF(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")) }
+
+var labels = []string{engine.LabelLicense, engine.LabelRequest, engine.LabelRelease}
+
+func FuzzDearmor(f *testing.F) {
+	s := seeds(f)
+	need(f, len(s.armored), "armored")
+	for _, a := range s.armored {
+		f.Add(a)
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		for _, label := range labels {
+			data, err := engine.Dearmor(label, text)
+			if err != nil {
+				continue
+			}
+			if again := engine.Armor(label, data); !bytes.Equal(again, crlfToLF(text)) {
+				t.Fatalf("%s: accepted %q, which armors back to %q", label, text, again)
+			}
+		}
+	})
+}
+
+func FuzzOpenNote(f *testing.F) {
+	s := seeds(f)
+	need(f, len(s.notes), "signed note")
+	for _, n := range s.notes {
+		f.Add(n[0], string(n[1]))
+	}
+	f.Fuzz(func(t *testing.T, msg []byte, vkey string) {
+		v, err := note.NewVerifier(vkey)
+		if err != nil {
+			return
+		}
+		body, sigs, err := engine.OpenNote(msg, note.VerifierList(v))
+		if err != nil {
+			return
+		}
+		if !bytes.HasPrefix(msg, append(body, '\n')) || len(sigs) == 0 {
+			t.Fatalf("opened body %q is not the start of %q", body, msg)
+		}
+		for _, sig := range sigs {
+			if sig.Name != v.Name() || sig.Hash != v.KeyHash() {
+				t.Fatalf("signature by %s, not by the one known key %s", sig.Name, v.Name())
+			}
+		}
+	})
+}
+
+// fuzzDecode checks that whatever Decode accepts encodes back to itself.
+func fuzzDecode[T any](f *testing.F, typ string) {
+	s := seeds(f)
+	need(f, len(s.bodies[typ]), typ)
+	for _, b := range s.bodies[typ] {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var v T
+		if err := engine.Decode(typ, body, &v); err != nil {
+			return
+		}
+		again, err := engine.Encode(typ, &v)
+		if err != nil {
+			t.Fatalf("decoded %q, which does not encode: %v", body, err)
+		}
+		if !bytes.Equal(again, body) {
+			t.Fatalf("decoded %q, which encodes to %q", body, again)
+		}
+	})
+}
+
+func FuzzDecodeRequest(f *testing.F) { fuzzDecode[engine.Request](f, engine.TypeRequest) }
+func FuzzDecodeLicense(f *testing.F) { fuzzDecode[engine.License](f, engine.TypeLicense) }
+func FuzzDecodeRelease(f *testing.F) { fuzzDecode[engine.Release](f, engine.TypeRelease) }
+func FuzzDecodeBackup(f *testing.F)  { fuzzDecode[engine.Backup](f, engine.TypeBackup) }
+
+func FuzzParseProduct(f *testing.F) {
+	s := seeds(f)
+	need(f, len(s.products), "product")
+	for _, p := range s.products {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		p, err := engine.ParseProduct(text)
+		if err != nil {
+			return
+		}
+		// A product file may be laid out freely, so the property is on the
+		// value: its one encoding parses back to the same product.
+		enc, err := engine.Encode(engine.TypeProduct, p)
+		if err != nil {
+			t.Fatalf("parsed %q, which does not encode: %v", text, err)
+		}
+		again, err := engine.ParseProduct(enc)
+		if err != nil || !reflect.DeepEqual(again, p) {
+			t.Fatalf("parsed %q as %+v; its encoding %q parses as %+v, %v", text, p, enc, again, err)
+		}
+	})
+}
+
+func FuzzOpenRequest(f *testing.F) {
+	s := seeds(f)
+	need(f, len(s.requests), "request")
+	for _, r := range s.requests {
+		f.Add(r)
+	}
+	f.Fuzz(func(t *testing.T, armored []byte) {
+		r, msg, err := engine.OpenRequest(armored)
+		if err != nil {
+			return
+		}
+		if again := engine.Armor(engine.LabelRequest, msg); !bytes.Equal(again, crlfToLF(armored)) {
+			t.Fatalf("accepted %q, which armors back to %q", armored, again)
+		}
+		body, err := engine.Encode(engine.TypeRequest, r)
+		if err != nil || !bytes.HasPrefix(msg, append(body, '\n')) {
+			t.Fatalf("accepted an LRF whose body does not re-encode: %v", err)
+		}
+	})
+}
+
+func FuzzOpenRelease(f *testing.F) {
+	s := seeds(f)
+	need(f, len(s.receipts), "receipt")
+	for _, r := range s.receipts {
+		f.Add(r[0], string(r[1]))
+	}
+	f.Fuzz(func(t *testing.T, armored []byte, pinned string) {
+		r, msg, err := engine.OpenRelease(armored, func(string) (string, error) { return pinned, nil })
+		if err != nil {
+			return
+		}
+		if again := engine.Armor(engine.LabelRelease, msg); !bytes.Equal(again, crlfToLF(armored)) {
+			t.Fatalf("accepted %q, which armors back to %q", armored, again)
+		}
+		body, err := engine.Encode(engine.TypeRelease, r)
+		if err != nil || !bytes.HasPrefix(msg, append(body, '\n')) {
+			t.Fatalf("accepted a receipt whose body does not re-encode: %v", err)
+		}
+	})
+}
+
+func FuzzVerifyLicense(f *testing.F) {
+	s := seeds(f)
+	need(f, len(s.licenses), "license")
+	for _, l := range s.licenses {
+		f.Add(l[0], string(l[1]))
+	}
+	f.Fuzz(func(t *testing.T, signed []byte, trustText string) {
+		trust, err := engine.ParseTrust(trustText)
+		if err != nil {
+			return
+		}
+		l, err := engine.VerifyLicense(signed, trust)
+		if err != nil {
+			return
+		}
+		body, err := engine.Encode(engine.TypeLicense, l)
+		if err != nil || !bytes.HasPrefix(signed, append(body, '\n')) {
+			t.Fatalf("verified a license whose body does not re-encode: %v", err)
+		}
+	})
+}
+
+func FuzzParseTrust(f *testing.F) {
+	s := seeds(f)
+	need(f, len(s.trusts), "trust")
+	for _, tr := range s.trusts {
+		f.Add(tr)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		trust, err := engine.ParseTrust(text)
+		if err != nil {
+			return
+		}
+		if len(trust.Keys) == 0 {
+			t.Fatal("accepted a trust file with no key")
+		}
+		for _, k := range trust.Keys {
+			line := k.Key
+			if !k.NotAfter.IsZero() {
+				line += " not-after=" + k.NotAfter.Format(engine.TimeFormat)
+			}
+			again, err := engine.ParseTrust(line)
+			if err != nil || again.Keys[0].Name != k.Name || !again.Keys[0].NotAfter.Equal(k.NotAfter) {
+				t.Fatalf("key %q does not read back: %v", line, err)
+			}
+		}
+	})
+}
+
+func FuzzParseInstant(f *testing.F) {
+	s := seeds(f)
+	n := 0
+	for _, in := range s.instants {
+		if _, err := engine.ParseInstant(in); err == nil {
+			f.Add(in)
+			n++
+		}
+	}
+	need(f, n, "instant")
+	f.Fuzz(func(t *testing.T, s string) {
+		at, err := engine.ParseInstant(s)
+		if err != nil {
+			return
+		}
+		if at.Location() != time.UTC || (at.Format(engine.TimeFormat) != s && at.Format(engine.DateFormat) != s) {
+			t.Fatalf("accepted %q as %s", s, at)
+		}
+	})
+}

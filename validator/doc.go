@@ -1,0 +1,87 @@
+// Package validator is Tenure's appliance side: the logic that decides, from
+// signed files alone and without a network, whether an appliance is in trial,
+// licensed, grace or restricted mode. It runs over a state directory — /state
+// inside the wasm module, any directory natively — and is built twice from the
+// same code (see the commands in cmd/): validator.wasm, a WASI command, and
+// validator-reactor.wasm, a reactor that hosts embed.
+//
+// # Running it
+//
+// One invocation is a [Request]: the CLI words, the environment and stdin.
+// [Run] answers it with a [Response]: exit code, stdout and stderr. A host that
+// keeps the validator warm makes one [Appliance] with [New] and calls
+// [Appliance.Run] for each request:
+//
+//	a := validator.New(cfg)
+//	r := a.Run(validator.Request{
+//		Args: []string{"check", "vpn"},
+//		Env:  map[string]string{"TENURE_PLATFORM": `{"machine_id":"4c4c4544..."}`},
+//	})
+//	// r.Exit: 0 allowed, 1 denied, 2 error
+//
+// The words, output and exit codes are those of `tenure` (run `tenure help`).
+// The host passes the platform as TENURE_PLATFORM, a JSON object of component
+// name to raw value; the validator hashes each value with the product, so no
+// serial number is stored or sent. TENURE_NOW sets the time (tests, demos)
+// and TENURE_VERSION the software version when it was upgraded since init.
+//
+// # Configuration
+//
+// [Config] holds the trusted issuer keys, the product policy and the clock
+// floor. The wasm builds take them from -ldflags -X variables that
+// scripts/build.sh sets from make's TRUST, PRODUCT and FLOOR ([BuildConfig]);
+// native callers fill a Config directly. A validator built without a trusted
+// key treats every license as inactive, "signed by an unknown key".
+//
+// # The state directory
+//
+//	appliance        id, device key, age identity, product, version, home platform
+//	clock            the high-water mark of the clock
+//	sequence         the counter of requests and receipts
+//	first-use        when the licensed function was first switched on
+//	trials/FP        when the trial started on the platform with fingerprint FP
+//	licenses/ID      each license as received, sealed to this appliance
+//	receipts/C.N     each release receipt as printed (contract C, sequence N)
+//	previous/ID      the appliance a backup from another platform came from
+//	generation       changes with every write, so warm instances re-read
+//
+// Records are a line of JSON and a line "mac HEX", an HMAC-SHA-256 under a key
+// derived from the device key and bound to the file name. A record that fails
+// it is ignored and listed in the status's warnings; a failed or missing clock
+// record puts the appliance in restricted mode ("state tampered") until a
+// newly installed license re-establishes the clock. Licenses and receipts are
+// kept as the signed documents they are. Every write goes to a temp file in
+// the same directory, is synced, and is renamed over the old file, so a power
+// cut leaves the old file or the new, and never loses a license. WASI has no
+// file locks: the host serialises writers.
+//
+// # Time
+//
+// Every invocation evaluates at the latest of the host time, the high-water
+// mark, the newest issue time of a valid license and the build floor; the
+// mark follows the host clock in memory on every call and is written when
+// the state changes, and at most hourly otherwise. A host clock more than a
+// day behind the mark is reported (clock.rolled_back). `status --at T`
+// evaluates at exactly T and changes nothing.
+//
+// # Platforms, backup and restore
+//
+// Each platform the state runs on gets its own trial record; licenses count
+// only on the platform they were issued for (a majority of its components by
+// default, so a replaced NIC keeps them). `backup` prints the whole state
+// encrypted with age to a passphrase (scrypt); `restore` on a matching platform
+// resumes the appliance, and on another platform makes a new appliance (id,
+// device key, age identity) whose trial starts then, keeping the old licenses
+// listed as inactive, "bound to another platform". In the module, where only
+// /state is visible, `--passphrase-file -` takes the passphrase from the first
+// line of stdin (for restore, the backup follows it); embedding hosts may set
+// TENURE_PASSPHRASE instead.
+//
+// # Warm instances
+//
+// An [Appliance] opens and verifies each license and receipt once, then keeps
+// the result; a call compares the generation file with the one it last read
+// and re-reads the directory only when it changed, reusing every license it
+// has opened before. A feature check therefore does no signature verification
+// and no decryption; [Appliance.CryptoOps] counts those that were done.
+package validator

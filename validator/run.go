@@ -1,0 +1,357 @@
+package validator
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tenurehq/tenure/shared/engine"
+)
+
+// A Request is one invocation: the CLI words, the environment the validator
+// reads, and standard input. Its JSON form is the reactor's request.
+type Request struct {
+	Args  []string          `json:"args"`
+	Env   map[string]string `json:"env,omitempty"`
+	Stdin string            `json:"stdin,omitempty"`
+}
+
+// A Response is what an invocation printed and its exit code: 0 done or
+// allowed, 1 refused or denied, 2 error. Its JSON form is the reactor's
+// response.
+type Response struct {
+	Exit   int    `json:"exit"`
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr"`
+}
+
+// Environment variables the validator reads.
+const (
+	EnvNow        = "TENURE_NOW"        // the time, instead of the host clock
+	EnvPlatform   = "TENURE_PLATFORM"   // the platform: a JSON object of component name to raw value
+	EnvVersion    = "TENURE_VERSION"    // the software version, when upgraded since init
+	EnvPassphrase = "TENURE_PASSPHRASE" // the backup passphrase, for hosts that embed the module
+)
+
+// Run runs one invocation on a fresh [Appliance]: what the command module
+// does once per process.
+func Run(cfg *Config, req Request) Response {
+	a := New(cfg)
+	defer a.Close()
+	return a.Run(req)
+}
+
+// NeedsStdin reports whether the words read standard input, so a command
+// host reads it only then.
+func NeedsStdin(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	switch args[0] {
+	case "install":
+		return len(args) > 1 && args[len(args)-1] == "-"
+	case "backup", "restore", "vector":
+		return true
+	}
+	return false
+}
+
+// call is one invocation in progress.
+type call struct {
+	a        *Appliance
+	req      Request
+	out      strings.Builder
+	errOut   strings.Builder
+	host     time.Time
+	plat     engine.Components
+	platKey  string
+	version  string
+	changed  bool // a record other than the clock was written
+	readOnly bool // status --at: the high-water mark stays where it is
+}
+
+type command struct {
+	run   func(c *call, args []string) int
+	plain bool // runs without an initialised state and platform (help)
+}
+
+var commands = map[string]command{}
+
+func init() {
+	commands["init"] = command{run: (*call).init}
+	commands["first-use"] = command{run: (*call).firstUse}
+	commands["request"] = command{run: (*call).request}
+	commands["install"] = command{run: (*call).install}
+	commands["status"] = command{run: (*call).status}
+	commands["check"] = command{run: (*call).check}
+	commands["release"] = command{run: (*call).release}
+	commands["backup"] = command{run: (*call).backup}
+	commands["restore"] = command{run: (*call).restore}
+	commands["help"] = command{run: (*call).help, plain: true}
+}
+
+// Run runs one invocation. Calls are serialised; the host serialises writers
+// across processes (the Go host takes a flock on the state directory).
+func (a *Appliance) Run(req Request) Response {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := &call{a: a, req: req}
+	code := c.run()
+	return Response{Exit: code, Stdout: c.out.String(), Stderr: c.errOut.String()}
+}
+
+func (c *call) run() int {
+	args := c.req.Args
+	if len(args) == 0 {
+		c.errOut.WriteString(usage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "-help":
+		return c.help(nil)
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		return c.fail(2, "unknown command %q; run `tenure help` for the list", args[0])
+	}
+	if cmd.plain {
+		return cmd.run(c, args[1:])
+	}
+	if err := c.prepare(); err != nil {
+		return c.fail(2, "%v", err)
+	}
+	code := cmd.run(c, args[1:])
+	if err := c.finish(); err != nil {
+		// A failed write after the command's own work: the exit code says
+		// the state may not hold what was printed.
+		c.fail(2, "%v", err)
+		return 2
+	}
+	return code
+}
+
+// prepare reads the environment and brings the state up to date.
+func (c *call) prepare() error {
+	c.host = c.a.cfg.now()
+	if s := c.req.Env[EnvNow]; s != "" {
+		t, err := engine.ParseInstant(s)
+		if err != nil {
+			return fmt.Errorf("%s: %w", EnvNow, err)
+		}
+		c.host = t
+	}
+	c.host = engine.Normalize(c.host)
+	raw := c.req.Env[EnvPlatform]
+	if raw == "" {
+		return fmt.Errorf("no platform: the host must pass %s, a JSON object of platform component name to raw value, such as {\"machine_id\":\"4c4c4544...\",\"dmi_uuid\":\"...\",\"mac:eth0\":\"52:54:00:12:34:56\"}", EnvPlatform)
+	}
+	if raw != c.a.platRaw {
+		plat, err := parsePlatform(c.a.cfg.Product.ID, raw)
+		if err != nil {
+			return err
+		}
+		c.a.platRaw, c.a.platHash = raw, plat
+	}
+	c.plat, c.platKey = c.a.platHash, c.a.platRaw
+	if err := c.a.refresh(); err != nil {
+		return err
+	}
+	c.version = c.req.Env[EnvVersion]
+	if c.version != "" && !engine.ValidVersion(c.version) {
+		return fmt.Errorf("%s=%q is not a version like 0.40.0", EnvVersion, c.version)
+	}
+	if c.version == "" && c.a.snap.app != nil {
+		c.version = c.a.snap.app.Version
+	}
+	return nil
+}
+
+// parsePlatform reads the platform object the host passes and hashes its
+// components for product.
+func parsePlatform(product, raw string) (engine.Components, error) {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil, fmt.Errorf("%s is not a JSON object of component name to string value: %v", EnvPlatform, err)
+	}
+	for name := range m {
+		if !validComponent(name) {
+			return nil, fmt.Errorf("%s: component name %q must be lower-case letters, digits and _.:- (such as mac:eth0), at most 64", EnvPlatform, name)
+		}
+	}
+	c := engine.HashPlatform(product, m)
+	if len(c) == 0 {
+		return nil, fmt.Errorf("%s names no component with a value; the host must pass at least one, such as machine_id", EnvPlatform)
+	}
+	if len(c) > 32 {
+		return nil, fmt.Errorf("%s names %d components; at most 32", EnvPlatform, len(c))
+	}
+	return c, nil
+}
+
+func validComponent(name string) bool {
+	if len(name) == 0 || len(name) > 64 || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("_.:-", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// finish keeps the high-water mark: in memory always, on disk when the
+// state changed or an hour has passed since it was written. A clock record
+// that failed its check is left for an install to replace.
+func (c *call) finish() error {
+	a := c.a
+	wrote := c.changed
+	if !c.readOnly {
+		c.seen()
+	}
+	if s := a.snap; s != nil && s.app != nil && s.tampered == "" && a.hw.After(s.highWater) &&
+		(c.changed || a.hw.Sub(s.highWater) >= time.Hour) {
+		if err := a.st.putRecord(fileClock, clockRecord{HighWater: a.hw}); err != nil {
+			return err
+		}
+		s.highWater = a.hw
+		wrote = true
+	}
+	if !wrote {
+		return nil
+	}
+	g, err := a.bumpGeneration()
+	if err != nil {
+		return err
+	}
+	if c.changed || a.snap == nil {
+		a.snap = nil // re-read on the next call; opened licenses stay cached
+	} else {
+		a.snap.gen = g
+	}
+	return nil
+}
+
+// seen moves the in-memory high-water mark to the host time.
+func (c *call) seen() {
+	if c.host.After(c.a.hw) {
+		c.a.hw = c.host
+	}
+}
+
+func (c *call) fail(code int, format string, args ...any) int {
+	fmt.Fprintf(&c.errOut, "tenure: "+format+"\n", args...)
+	return code
+}
+
+func (c *call) printf(format string, args ...any) { fmt.Fprintf(&c.out, format, args...) }
+
+// initialised returns the snapshot, or an error saying to run init.
+func (c *call) initialised() (*snapshot, error) {
+	s := c.a.snap
+	if s.app == nil {
+		return nil, fmt.Errorf("this appliance is not initialised; run `tenure init --product %s --version VERSION` (or `tenure restore` a backup)", c.a.cfg.Product.ID)
+	}
+	if s.app.Product != c.a.cfg.Product.ID {
+		return nil, fmt.Errorf("the state belongs to product %s, but this validator is built for %s; use the validator built for %s", s.app.Product, c.a.cfg.Product.ID, s.app.Product)
+	}
+	return s, nil
+}
+
+// evalTime is the time the clock rule gives, without the licenses' issue
+// times: what new records (trials, first use, receipts) are dated with.
+func (c *call) evalTime() time.Time {
+	t := c.host
+	for _, u := range []time.Time{c.a.hw, c.a.cfg.Floor} {
+		if u.After(t) {
+			t = u
+		}
+	}
+	return engine.Normalize(t)
+}
+
+// ensureTrial starts this platform's trial when it has none: a state copied
+// onto another machine gets that machine's trial, nothing more.
+func (c *call) ensureTrial(s *snapshot) error {
+	if _, ok := c.a.cachedTrial(s, c.plat, c.platKey); ok {
+		return nil
+	}
+	tr := trialRecord{Platform: c.plat, Started: c.evalTime()}
+	name := dirTrials + "/" + c.plat.Fingerprint()
+	if err := c.a.st.putRecord(name, tr); err != nil {
+		return err
+	}
+	s.trials[c.plat.Fingerprint()] = tr
+	s.trialKey = ""
+	c.changed = true
+	return nil
+}
+
+// input builds the engine's input; at is nil except for status --at.
+func (c *call) input(s *snapshot, at *time.Time) *engine.Input {
+	in := &engine.Input{
+		Product:   c.a.cfg.Product,
+		Host:      c.host,
+		At:        at,
+		HighWater: c.a.hw,
+		Floor:     c.a.cfg.Floor,
+		Licenses:  c.a.entries(s, c.plat, c.platKey, c.version),
+		Tampered:  s.tampered,
+		Warnings:  s.warnings,
+	}
+	if start, ok := c.a.cachedTrial(s, c.plat, c.platKey); ok {
+		in.TrialStart = start
+	} else {
+		in.TrialStart = c.evalTime() // status --at on a platform not seen yet
+	}
+	return in
+}
+
+// readInput reads a document named on the command line: "-" is stdin; any
+// other name is a file the host made visible (inside the module, under
+// /state).
+func (c *call) readInput(name string) ([]byte, error) {
+	if name == "-" {
+		if len(c.req.Stdin) > engine.MaxDocument {
+			return nil, fmt.Errorf("%w: %d bytes on stdin, the limit is %d", engine.ErrTooLarge, len(c.req.Stdin), engine.MaxDocument)
+		}
+		return []byte(c.req.Stdin), nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("cannot open %s: no such file; pass the file on stdin with `install -`", name)
+		}
+		return nil, fmt.Errorf("cannot open %s: %w", name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, engine.MaxDocument+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", name, err)
+	}
+	if len(b) > engine.MaxDocument {
+		return nil, fmt.Errorf("%w: %s is over %d bytes", engine.ErrTooLarge, name, engine.MaxDocument)
+	}
+	return b, nil
+}
+
+func (c *call) nonce() (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(c.a.cfg.rand(), b); err != nil {
+		return "", fmt.Errorf("failed to read randomness: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+func (c *call) help([]string) int {
+	c.out.WriteString(usage)
+	return 0
+}

@@ -1,0 +1,270 @@
+// Command tenure is Tenure's validator on an appliance: it runs the validator
+// module in wazero over the appliance's state directory.
+//
+//	tenure init --product edge --version 0.40.0
+//	tenure request > /media/usb/edge.lrf
+//	tenure install /media/usb/L-4k2m9q7x.license
+//	tenure check vpn && start-vpn
+//
+// Run `tenure help` for every command.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/tenurehq/tenure/shared/engine"
+	"github.com/tenurehq/tenure/wasm"
+)
+
+const usage = `Usage: tenure [--state DIR] [--platform FILE] COMMAND [ARGS]
+
+Tenure decides offline, from signed license files, whether this appliance is
+in trial, licensed, grace or restricted mode, and which features and limits
+apply.
+
+Commands:
+  init --product P --version V       make this appliance (id, device key, age
+                                     identity) and start its 30-day trial
+  first-use                          record that the licensed function was
+                                     first switched on (once)
+  request                            print a license request (LRF) for the vendor
+  install FILE                       open, verify and store a license (- = stdin)
+  status [--json] [--at T]           the mode, features, limits and licenses;
+                                     --at evaluates at T without touching state
+  check FEATURE                      exit 0 if the feature may be used, 1 if not
+  check --limit NAME N               exit 0 if N is within the limit NAME
+  check --config-change              exit 0 if the configuration may change
+  release LICENSE_ID                 drop a contract's licenses; print the receipt
+  backup --passphrase-file F         print the state, encrypted to the passphrase
+                                     on F's first line
+  restore --passphrase-file F        read a backup from stdin and restore it
+  version                            print this tenure's version
+
+Exit codes: 0 done or allowed, 1 refused or denied, 2 error.
+
+Options:
+  --state DIR       the state directory (default $TENURE_STATE, else
+                    /var/lib/tenure)
+  --platform FILE   a JSON object of platform component name to raw value,
+                    such as {"machine_id":"4c4c4544...","mac:eth0":"52:54:00:12:34:56"};
+                    default $TENURE_PLATFORM (the object itself), else this
+                    machine's /etc/machine-id, DMI UUID and NIC addresses
+
+Environment:
+  TENURE_STATE      the state directory, when --state is not given
+  TENURE_PLATFORM   the platform, when --platform is not given
+  TENURE_NOW        the time (RFC 3339 or a date) instead of the system clock;
+                    setting it back gains nothing, the clock never goes back
+  TENURE_VERSION    the software version, when upgraded since init
+  TENURE_MODULE     the validator-reactor.wasm to run, when none is embedded
+
+Examples:
+  tenure init --product edge --version 0.40.0
+  tenure first-use
+  tenure request > /media/usb/edge.lrf
+  tenure install /media/usb/L-4k2m9q7x.license
+  tenure status
+  tenure status --json --at 2027-02-01
+  tenure check vpn && start-vpn
+  tenure check --limit vpn_users 120
+  tenure check --config-change || echo "licence expired: configuration is frozen"
+  tenure release L-4k2m9q7x > /media/usb/release.receipt
+  tenure backup --passphrase-file /root/backup.pass > edge.backup
+  tenure --state /mnt/new --platform new.json restore --passphrase-file /root/backup.pass < edge.backup
+`
+
+// version is set by the build (-ldflags "-X main.version=v0.40.0"); without
+// it the module version from the build info is printed.
+var version string
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
+	}
+	fs := flag.NewFlagSet("tenure", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	state := fs.String("state", "", "")
+	platformFile := fs.String("platform", "", "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			io.WriteString(stdout, usage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "tenure: %v\nrun `tenure help` for the usage\n", err)
+		return 2
+	}
+	words := fs.Args()
+	if len(words) == 0 {
+		io.WriteString(stderr, usage)
+		return 2
+	}
+	switch words[0] {
+	case "help", "-h", "--help":
+		io.WriteString(stdout, usage)
+		return 0
+	case "version", "--version":
+		fmt.Fprintln(stdout, "tenure", buildVersion())
+		return 0
+	}
+
+	// The host reads files the module cannot see (it sees only /state) and
+	// passes their contents on stdin.
+	words, input, err := hostInput(words, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "tenure:", err)
+		return 2
+	}
+
+	if *state == "" {
+		*state = os.Getenv("TENURE_STATE")
+	}
+	if *state == "" {
+		*state = "/var/lib/tenure"
+	}
+	platform, err := wasm.Platform(*platformFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "tenure:", err)
+		return 2
+	}
+	ctx := context.Background()
+	v, err := wasm.Open(ctx, wasm.Options{
+		State: *state, Platform: platform,
+		Now: os.Getenv(wasm.EnvNow), Version: os.Getenv(wasm.EnvVersion),
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "tenure:", err)
+		return 2
+	}
+	defer v.Close()
+	r, err := v.Call(ctx, words, input)
+	if err != nil {
+		fmt.Fprintln(stderr, "tenure:", err)
+		return 2
+	}
+	io.WriteString(stdout, r.Stdout)
+	io.WriteString(stderr, r.Stderr)
+	return r.Exit
+}
+
+// maxInput bounds what the host reads for the module: a backup is the
+// largest input, and the validator refuses backups over 16 MiB.
+const maxInput = 16<<20 + 4096
+
+// hostInput rewrites the words that name host files into their stdin form:
+// install FILE becomes install - with the file on stdin, and
+// --passphrase-file F becomes --passphrase-file - with F's first line
+// leading stdin (for restore, the backup follows it).
+func hostInput(words []string, stdin io.Reader) ([]string, string, error) {
+	words = append([]string(nil), words...)
+	readStdin := func() (string, error) {
+		b, err := io.ReadAll(io.LimitReader(stdin, maxInput+1))
+		if err != nil {
+			return "", fmt.Errorf("failed to read stdin: %w", err)
+		}
+		if len(b) > maxInput {
+			return "", fmt.Errorf("stdin is over %d bytes; no license or backup is that large", maxInput)
+		}
+		return string(b), nil
+	}
+	switch words[0] {
+	case "install":
+		if len(words) != 2 {
+			return words, "", nil // the module explains the usage
+		}
+		if words[1] == "-" {
+			s, err := readStdin()
+			return words, s, err
+		}
+		b, err := readFile(words[1], engine.MaxDocument)
+		if err != nil {
+			return nil, "", err
+		}
+		words[1] = "-"
+		return words, string(b), nil
+	case "backup", "restore":
+		pass, fromStdin := "", false
+		for i := 1; i < len(words); i++ {
+			name, inline := "", false
+			switch {
+			case words[i] == "--passphrase-file" || words[i] == "-passphrase-file":
+				if i+1 < len(words) {
+					name = words[i+1]
+					words[i+1] = "-"
+				}
+			case strings.HasPrefix(words[i], "--passphrase-file="), strings.HasPrefix(words[i], "-passphrase-file="):
+				_, name, _ = strings.Cut(words[i], "=")
+				inline = true
+			default:
+				continue
+			}
+			if name == "-" || name == "" {
+				fromStdin = true
+				continue
+			}
+			b, err := readFile(name, 4096)
+			if err != nil {
+				return nil, "", fmt.Errorf("passphrase file: %w", err)
+			}
+			pass, _, _ = strings.Cut(string(b), "\n")
+			if strings.TrimSuffix(pass, "\r") == "" {
+				return nil, "", fmt.Errorf("the first line of %s is empty; put the backup passphrase there", name)
+			}
+			if inline {
+				words[i] = "--passphrase-file=-"
+			}
+		}
+		rest := ""
+		if words[0] == "restore" || fromStdin {
+			s, err := readStdin()
+			if err != nil {
+				return nil, "", err
+			}
+			rest = s
+		}
+		if fromStdin || pass == "" {
+			return words, rest, nil
+		}
+		return words, pass + "\n" + rest, nil
+	case "vector":
+		s, err := readStdin()
+		return words, s, err
+	}
+	return words, "", nil
+}
+
+func readFile(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open %s: %w", name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %s: %w", name, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is over %d bytes; is it the right file?", name, limit)
+	}
+	return b, nil
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}
