@@ -247,18 +247,23 @@ func (s *Server) issue(ctx context.Context, a *activation) (int, *activationAnsw
 			}
 		}
 	} else {
-		for _, r := range revs {
-			act.New = append(act.New, r.Engine())
-		}
 		freed, err := s.store.FreedSeats(ctx, c.ID)
 		if err != nil {
 			return 0, nil, err
 		}
+		received := 0
 		if len(freed) > 0 {
 			// Freed seats go first, with their coverage: a reallocation
-			// never extends what the freed binding had.
+			// never extends what the freed binding had, and the revisions
+			// folded into its until are not counted again.
 			f := freed[0]
 			op.Freed, act.Freed = f.ID, &f.Until
+			received = f.Revision
+		}
+		for _, r := range revs {
+			if r.Number > received {
+				act.New = append(act.New, r.Engine())
+			}
 		}
 	}
 	d, err := engine.Decide(act)

@@ -451,7 +451,7 @@ func explainOpen(err error, noTrust bool) error {
 	case errors.Is(err, engine.ErrUntrusted) && noTrust:
 		return errors.New("signed by an unknown key: this validator was built without a trusted issuer key; rebuild it with `make build TRUST=FILE` listing the issuer's keys")
 	case errors.Is(err, engine.ErrUntrusted) && strings.Contains(err.Error(), "not-after"):
-		return fmt.Errorf("signed by an unknown key: %s; ask the vendor to reissue it with a current key", strings.TrimPrefix(err.Error(), "failed to open license: failed to verify license: "+engine.ErrUntrusted.Error()+": "))
+		return fmt.Errorf("signed by a retired issuer key: %s; ask the vendor to reissue it with a current key", strings.TrimPrefix(err.Error(), "failed to open license: failed to verify license: "+engine.ErrUntrusted.Error()+": "))
 	case errors.Is(err, engine.ErrUntrusted):
 		return fmt.Errorf("%s: ask the vendor for a license signed by a key this validator trusts, or update the validator", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "failed to open license: "), "failed to verify license: "))
 	case errors.Is(err, engine.ErrBadSignature):
@@ -524,7 +524,7 @@ func (a *Appliance) cachedTrial(s *snapshot, plat engine.Components, platKey str
 }
 
 // verifierKey derives the verifier key "name+hash+base64" from a note
-// private key "PRIVATE+KEY+name+hash+base64".
+// private key (the "PRIVATE+KEY" prefix, then "+name+hash+base64").
 func verifierKey(skey string) (string, error) {
 	if _, err := note.NewSigner(skey); err != nil {
 		return "", err

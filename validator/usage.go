@@ -36,7 +36,7 @@ Examples:
   tenure check vpn && start-vpn
   tenure check --limit vpn_users 120
   tenure release L-4k2m9q7x > /media/usb/release.receipt
-  tenure backup --passphrase-file /root/backup.pass > edge.backup
+  tenure backup --passphrase-file /etc/tenure/backup.pass > edge.backup
   (echo "$PASS"; cat edge.backup) | tenure restore --passphrase-file -
 `
 

@@ -385,6 +385,9 @@ func listLicenses(in *Input, v *view, t time.Time) []LicenseStatus {
 	for _, l := range v.counting {
 		counting[l] = true
 	}
+	baseValid := slices.ContainsFunc(v.counting, func(l *License) bool {
+		return l.Kind != KindAddon && !l.From.After(t) && t.Before(l.Until)
+	})
 	out := make([]LicenseStatus, 0, len(in.Licenses))
 	for _, e := range in.Licenses {
 		ls := LicenseStatus{ID: e.ID, Features: []string{}, Limits: map[string]int64{}}
@@ -405,6 +408,8 @@ func listLicenses(in *Input, v *view, t time.Time) []LicenseStatus {
 			ls.Standing = StandingPending
 		case !t.Before(e.License.Until):
 			ls.Standing = StandingExpired
+		case e.License.Kind == KindAddon && !baseValid:
+			ls.Standing, ls.Reason = StandingInactive, "an addon counts only while a base license is valid"
 		default:
 			ls.Standing = StandingActive
 		}

@@ -33,7 +33,9 @@ type Activation struct {
 	Order time.Time // when the contract was ordered (its first revision)
 
 	// New lists the contract's revisions the appliance has not received yet,
-	// oldest first: all of them for a first activation.
+	// oldest first: all of them for a first activation, and those the freed
+	// binding had not received when a freed seat is retaken (its until has
+	// the others folded in already).
 	New []Revision
 
 	// Chain is the appliance's current licenses of this contract: not
@@ -61,7 +63,7 @@ type Decision struct {
 // documentation for the table; errors wrap [ErrRenewFirst] or [ErrRefused].
 func Decide(a Activation) (Decision, error) {
 	day := Floor(a.At)
-	if len(a.New) == 0 && len(a.Chain) == 0 {
+	if len(a.New) == 0 && len(a.Chain) == 0 && a.Freed == nil {
 		return Decision{}, fmt.Errorf("%w: the contract has no revision to license", ErrRefused)
 	}
 	term := 0

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -49,11 +50,19 @@ func OpenNote(msg []byte, known note.Verifiers) (body []byte, signers []note.Sig
 		}
 		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	// note decodes base64 leniently: a signature whose unused trailing bits
+	// were changed still verifies. One exact encoding means refusing it.
+	for _, sig := range append(n.Sigs, n.UnverifiedSigs...) {
+		raw, err := base64.StdEncoding.Strict().DecodeString(sig.Base64)
+		if err != nil || base64.StdEncoding.EncodeToString(raw) != sig.Base64 {
+			return nil, nil, fmt.Errorf("%w: the signature of %s is not in canonical base64; the file was altered", ErrBadSignature, sig.Name)
+		}
+	}
 	return []byte(n.Text), n.Sigs, nil
 }
 
 // GenerateKey makes a new Ed25519 key pair in the signed-note format: the
-// private key "PRIVATE+KEY+name+hash+data" and the verifier key
+// private key ("PRIVATE+KEY", name, hash and data joined by "+") and the verifier key
 // "name+hash+data".
 func GenerateKey(rand io.Reader, name string) (skey, vkey string, err error) {
 	return note.GenerateKey(rand, name)
@@ -95,6 +104,10 @@ func ParseTrust(text string) (*Trust, error) {
 		fields := strings.Fields(line)
 		v, err := note.NewVerifier(fields[0])
 		if err != nil {
+			if strings.HasPrefix(fields[0], "PRIVATE+") {
+				// Never echo a private key into a build log.
+				return nil, fmt.Errorf("trust line %d: a private key is not a verifier key; list the issuer's public keys (GET /v1/keys)", i+1)
+			}
 			return nil, fmt.Errorf("trust line %d: %q is not a verifier key: %w", i+1, fields[0], err)
 		}
 		k := TrustedKey{Key: fields[0], Name: v.Name(), verifier: v}

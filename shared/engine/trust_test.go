@@ -11,7 +11,7 @@ import (
 
 func TestParseTrust(t *testing.T) {
 	_, k1, _ := engine.GenerateKey(rand.Reader, "tenure-issuer-2025")
-	_, k2, _ := engine.GenerateKey(rand.Reader, "tenure-issuer-2026")
+	sk2, k2, _ := engine.GenerateKey(rand.Reader, "tenure-issuer-2026")
 	for _, c := range []struct {
 		name, text string
 		keys       []string // names; nil means an error is wanted
@@ -24,6 +24,7 @@ func TestParseTrust(t *testing.T) {
 		{"CR LF", k1 + "\r\n" + k2 + "\r\n", []string{"tenure-issuer-2025", "tenure-issuer-2026"}, []string{"", ""}, ""},
 		{"empty", "", nil, nil, "no issuer key"},
 		{"comments only", "# none\n", nil, nil, "no issuer key"},
+		{"private key by mistake", "# oops\n" + sk2, nil, nil, "trust line 2: a private key is not a verifier key"},
 		{"not a key", "hello", nil, nil, "line 1: \"hello\" is not a verifier key"},
 		{"bad key on line 3", k1 + "\n\n" + k2[:len(k2)-4], nil, nil, "line 3"},
 		{"unknown option", k1 + " expires=2026-07-01", nil, nil, "unknown option"},

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Renewal", testRenewal},
 		{"Changes", testChanges},
 		{"Reallocation", testReallocation},
+		{"ReallocationAfterRenewal", testReallocationAfterRenewal},
 		{"LicenseOpens", testLicenseOpens},
 		{"SeatRace", testSeatRace},
 	} {
@@ -456,6 +457,28 @@ func testReallocation(t *testing.T, e *env) {
 		len(view.Appliances[0].Platform) != 16 || len(view.Licenses) != 3 || view.Licenses[2].Reason != "reallocation" {
 		t.Fatalf("view = %s", body)
 	}
+}
+
+// testReallocationAfterRenewal: a freed binding that had received a renewal
+// hands its coverage on once; a renewal ordered after the release extends it.
+func testReallocationAfterRenewal(t *testing.T, e *env) {
+	tok := e.order("IC-1", 1)
+	a, b, c := newDevice(t, 1), newDevice(t, 2), newDevice(t, 3)
+	e.mustActivate(tok, "IC-1", a.lrf(e), "", "initial", "2026-01-05T00:00:00Z", "2027-01-05T00:00:00Z")
+	e.at("2026-12-01")
+	e.change("IC-1", "renewal", nil)
+	la := e.mustActivate(tok, "IC-1", a.lrf(e), "", "renewal", "2027-01-05T00:00:00Z", "2028-01-05T00:00:00Z")
+
+	e.at("2027-03-01")
+	code, body := e.do("POST", "/v1/releases", tok, map[string]any{"receipt": a.receipt(e, "IC-1", []string{la.ID})})
+	e.want(200, code, body, "release after the renewal")
+	lb := e.mustActivate(tok, "IC-1", b.lrf(e), "", "reallocation", "2027-03-01T00:00:00Z", "2028-01-05T00:00:00Z")
+
+	e.at("2027-06-01")
+	e.change("IC-1", "renewal", nil)
+	code, body = e.do("POST", "/v1/releases", tok, map[string]any{"receipt": b.receipt(e, "IC-1", []string{lb.ID})})
+	e.want(200, code, body, "release before the second renewal reached the appliance")
+	e.mustActivate(tok, "IC-1", c.lrf(e), "", "reallocation", "2027-06-01T00:00:00Z", "2029-01-05T00:00:00Z")
 }
 
 func testLicenseOpens(t *testing.T, e *env) {

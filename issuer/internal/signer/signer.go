@@ -2,7 +2,7 @@
 //
 // # Key files
 //
-// A key file holds a signed-note private key ("PRIVATE+KEY+name+hash+data",
+// A key file holds a signed-note private key ("PRIVATE+KEY" then "+name+hash+data",
 // as golang.org/x/mod/sumdb/note makes them), encrypted with age to a
 // passphrase (scrypt) and armored. [Generate] writes one with its passphrase
 // file and public key:
@@ -68,7 +68,7 @@ func Parse(skey string) (Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a signed-note private key: %w", err)
 	}
-	// "PRIVATE+KEY+name+hash+base64(alg ‖ seed)": the verifier key is the
+	// The "PRIVATE+KEY" prefix, then "+name+hash+base64(alg ‖ seed)": the verifier key is the
 	// public half under the same name.
 	// The name holds no '+', but the base64 data may.
 	parts := strings.SplitN(skey, "+", 5)

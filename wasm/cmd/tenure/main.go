@@ -76,8 +76,8 @@ Examples:
   tenure check --limit vpn_users 120
   tenure check --config-change || echo "licence expired: configuration is frozen"
   tenure release L-4k2m9q7x > /media/usb/release.receipt
-  tenure backup --passphrase-file /root/backup.pass > edge.backup
-  tenure --state /mnt/new --platform new.json restore --passphrase-file /root/backup.pass < edge.backup
+  tenure backup --passphrase-file /etc/tenure/backup.pass > edge.backup
+  tenure --state /mnt/new --platform new.json restore --passphrase-file /etc/tenure/backup.pass < edge.backup
 `
 
 // version is set by the build (-ldflags "-X main.version=v0.40.0"); without

@@ -151,8 +151,6 @@ func (g *gen) documents() {
 	g.write("doc-trust-ok", "A trust file: comments, a key, a key with a not-after date.",
 		doc("trust"), `{"ok":true,"keys":[{"name":"tenure-issuer-2025","not_after":"2026-07-01T00:00:00Z"},{"name":"tenure-issuer-2026"}]}`,
 		trust("# issuer keys, as GET /v1/keys lists them", g.old.vkey+" not-after=2026-07-01", "", g.cur.vkey))
-	g.write("doc-trust-private-key", "A trust file holding a private key by mistake.",
-		doc("trust"), "error: is not a verifier key", trust("PRIVATE+KEY+tenure-issuer-2026+00000000+AAAA"))
 	g.write("doc-trust-bad-option", "A trust line with an option other than not-after.",
 		doc("trust"), "error: unknown option \"expires=2026-07-01\"", trust(g.cur.vkey+" expires=2026-07-01"))
 	g.write("doc-trust-bad-date", "A not-after date that is not a date.",

@@ -84,10 +84,14 @@ func (g *gen) issuing() {
 	is("reissue-correction", "A correction (a typo fixed) makes no new license case: a reissue of the same window.",
 		window("reissue", "2026-01-05", "2027-01-05"), kv{"at", "2026-03-01T09:00:00Z"}, kv{"chain", chain}, kv{"new", "correction/12"})
 	is("reallocation", "A seat freed by a release: from the activation date to the freed binding's until, never extended.",
-		window("reallocation", "2026-06-01", "2027-01-05"), kv{"at", "2026-06-01T10:00:00Z"}, kv{"new", "order/12"}, kv{"freed", "2027-01-05T00:00:00Z"},
+		window("reallocation", "2026-06-01", "2027-01-05"), kv{"at", "2026-06-01T10:00:00Z"}, kv{"freed", "2027-01-05T00:00:00Z"},
 		kv{"effective", "2026-02-01"})
+	is("reallocation-after-renewal", "A freed binding that had received the renewal: its until holds the renewal already, counted once.",
+		window("reallocation", "2027-03-01", "2028-01-05"), kv{"at", "2027-03-01T10:00:00Z"}, kv{"freed", "2028-01-05T00:00:00Z"})
+	is("reallocation-renewal-since", "A renewal ordered after the seat was freed extends the freed coverage by its term.",
+		window("reallocation", "2026-11-01", "2028-01-05"), kv{"at", "2026-11-01T10:00:00Z"}, kv{"new", "renewal/12"}, kv{"freed", "2027-01-05T00:00:00Z"})
 	is("reallocation-expired", "A freed seat whose coverage has ended cannot be retaken without a renewal.",
-		"error: renew the contract", kv{"at", "2027-02-01T10:00:00Z"}, kv{"new", "order/12"}, kv{"freed", "2027-01-05T00:00:00Z"})
+		"error: renew the contract", kv{"at", "2027-02-01T10:00:00Z"}, kv{"freed", "2027-01-05T00:00:00Z"})
 	is("nothing-to-license", "No revision and no chain: nothing to license.",
 		"error: no revision to license", kv{"at", "2026-06-01T10:00:00Z"})
 }

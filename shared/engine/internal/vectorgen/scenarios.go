@@ -133,12 +133,12 @@ func (g *gen) scenarios() {
 		host: "2026-01-20T12:00:00Z", licenses: []lic{addon},
 		expect: `{"state":"trial","at":"2026-01-20T12:00:00Z","until":"2026-02-04T08:00:00Z","features":["*"],"limits":` + trialL + `,
 			"config_changes":true,"next":{"state":"restricted","at":"2026-02-04T08:00:00Z"},
-			"licenses":[{"id":"L-000100","standing":"active"}],"warnings":[],"rolled_back":false}`})
+			"licenses":[{"id":"L-000100","standing":"inactive","reason":"an addon counts only while a base license is valid"}],"warnings":[],"rolled_back":false}`})
 	g.scenario(scenario{name: "addon-after-base", about: "After the base's grace period the addon, still in its window, does not keep the appliance licensed.",
 		host: "2027-05-01T00:00:00Z", licenses: []lic{l1, addon},
 		expect: `{"state":"restricted","at":"2027-05-01T00:00:00Z","features":` + proF + `,"limits":{"peering_tunnels":100,"vpn_users":300},
 			"config_changes":false,"grace":{"started":"2027-01-05T00:00:00Z","ends":"2027-04-05T00:00:00Z"},
-			"licenses":[{"id":"L-000001","standing":"expired"},{"id":"L-000100","standing":"active"}],"warnings":[],"rolled_back":false}`})
+			"licenses":[{"id":"L-000001","standing":"expired"},{"id":"L-000100","standing":"inactive","reason":"an addon counts only while a base license is valid"}],"warnings":[],"rolled_back":false}`})
 
 	// Expiry warning and pending renewals.
 	g.scenario(scenario{name: "expiry-warning", about: "Within 30 days of the end of coverage, with no renewal installed, the status warns.",
