@@ -33,6 +33,7 @@ import (
 const usage = `Usage:
     tenure-issuer serve [--addr 127.0.0.1:8080] [--data DIR]
     tenure-issuer keygen --name NAME [--dir DIR]
+    tenure-issuer create-table TABLE
     tenure-issuer version
 
 serve runs the issuer locally. On first start it makes, in DIR (default
@@ -45,6 +46,12 @@ DIR/issuer.pass (a random passphrase, unless TENURE_KEY_PASSPHRASE_FILE names
 one) and DIR/issuer.pub (the verifier key for validators' TRUST file). It
 never overwrites a key.
 
+create-table makes the DynamoDB table for TENURE_STORE=dynamodb:TABLE and
+waits until it is ACTIVE; a table that exists with the right keys is left
+as it is. It is for DynamoDB Local (AWS_ENDPOINT_URL_DYNAMODB): on AWS the
+SAM template in issuer/deploy makes the table, and the issuer never creates
+one itself.
+
 With AWS_LAMBDA_RUNTIME_API set (on AWS Lambda) it serves the function's
 events instead, and needs TENURE_STORE and TENURE_KEY_FILE.
 
@@ -54,6 +61,8 @@ Environment:
     TENURE_KEY_PASSPHRASE_FILE  the key files' passphrase (default: the .pass beside each key)
     TENURE_ADMIN_TOKEN          the admin bearer token
     TENURE_NOW                  fixes a local server's clock (RFC 3339 or a date); ignored on Lambda
+    AWS_ENDPOINT_URL_DYNAMODB   DynamoDB's endpoint, such as DynamoDB Local's; with AWS_REGION
+                                and the usual AWS credentials, as the AWS SDK reads them
 
 Examples:
     $ tenure-issuer serve
@@ -63,6 +72,9 @@ Examples:
              "features":["scion","vpn"],"limits":{"vpn_users":250},"appliances":3,
              "term_months":12,"change":"order","status":"active"}'
     $ tenure-issuer keygen --name tenure-issuer-2026 --dir /secure/keys
+    $ eval "$(bash scripts/dynamodb-local.sh start)"
+    $ tenure-issuer create-table tenure-issuer
+    $ TENURE_STORE=dynamodb:tenure-issuer tenure-issuer serve
 `
 
 // version is set with -ldflags "-X main.version=v1.2.3".
@@ -93,6 +105,8 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		err = serve(ctx, args[1:], stderr)
 	case "keygen":
 		err = keygen(args[1:], stdout)
+	case "create-table":
+		err = createTable(ctx, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "tenure-issuer", buildVersion())
 	case "help", "-h", "--help":
@@ -164,6 +178,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	if err := checkStore(ctx, st); err != nil {
+		return err
+	}
 
 	signers, err := localSigners(ctx, *dir, log)
 	if err != nil {

@@ -72,35 +72,56 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// serving is a server started by startServe.
+type serving struct {
+	addr   string
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan int
+}
+
+// stop shuts the server down and returns its exit code.
+func (s *serving) stop() int {
+	s.cancel()
+	return <-s.done
+}
+
+// startServe runs serve on a free port with the data directory dir and
+// waits until it listens.
+func startServe(t *testing.T, dir string) *serving {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	s := &serving{logs: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		s.done <- runContext(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, io.Discard, s.logs)
+	}()
+	for deadline := time.Now().Add(30 * time.Second); s.addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		sc := bufio.NewScanner(strings.NewReader(s.logs.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				s.addr = line.Addr
+			}
+		}
+		select {
+		case code := <-s.done:
+			t.Fatalf("serve exited %d: %s", code, s.logs.String())
+		default:
+		}
+	}
+	if s.addr == "" {
+		cancel()
+		t.Fatalf("serve did not log its address: %s", s.logs.String())
+	}
+	return s
+}
+
 func TestServe(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("TENURE_NOW", "2026-01-05T10:00:00Z")
 	dir := filepath.Join(t.TempDir(), "issuer")
-	ctx, cancel := context.WithCancel(t.Context())
-	var logs syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- runContext(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, io.Discard, &logs)
-	}()
-
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		sc := bufio.NewScanner(strings.NewReader(logs.String()))
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr = line.Addr
-			}
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d: %s", code, logs.String())
-		default:
-		}
-	}
-	if addr == "" {
-		t.Fatalf("serve did not log its address: %s", logs.String())
-	}
+	srv := startServe(t, dir)
+	addr, logs := srv.addr, srv.logs
 	resp, err := http.Get(addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -139,8 +160,7 @@ func TestServe(t *testing.T) {
 		t.Fatalf("admin GET of a missing contract: %d", resp.StatusCode)
 	}
 
-	cancel()
-	if code := <-done; code != 0 {
+	if code := srv.stop(); code != 0 {
 		t.Fatalf("serve exited %d after shutdown: %s", code, logs.String())
 	}
 	l := logs.String()

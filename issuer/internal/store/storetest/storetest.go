@@ -39,7 +39,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FreedSeats", testFreedSeats},
 		{"Supersede", testSupersede},
 		{"Pagination", testPagination},
+		{"Ordering", testOrdering},
+		{"FreeConditions", testFreeConditions},
 		{"SeatRace", testSeatRace},
+		{"SequenceRace", testSequenceRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -127,6 +130,9 @@ func testContracts(t *testing.T, s store.Store) {
 	if _, err := s.Contract(ctx, "IC-2"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused CreateContract left a contract behind: %v", err)
 	}
+	if _, err := s.TokenContract(ctx, "token-other"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused CreateContract left a token behind: %v", err)
+	}
 
 	got, err := s.Contract(ctx, "IC-1")
 	must(t, "Contract", err)
@@ -170,6 +176,16 @@ func testContracts(t *testing.T, s store.Store) {
 	l := ledger(t, s, "IC-1")
 	if len(l) != 2 || l[0].Action != "order" || l[1].Action != "upgrade" || l[0].ID == "" || l[0].ID == l[1].ID {
 		t.Fatalf("ledger = %+v", l)
+	}
+}
+
+// ascending checks a ledger lists its entries in ID order.
+func ascending(t *testing.T, l []store.Entry) {
+	t.Helper()
+	for i := 1; i < len(l); i++ {
+		if l[i-1].ID >= l[i].ID {
+			t.Fatalf("ledger not in ID order: %q before %q", l[i-1].ID, l[i].ID)
+		}
 	}
 }
 
@@ -262,11 +278,16 @@ func testIssueAndFree(t *testing.T, s store.Store) {
 	if !slices.Equal(actions, []string{"order", "activation", "activation", "release", "activation"}) {
 		t.Fatalf("ledger actions = %v", actions)
 	}
-	must(t, "Append", s.Append(ctx, &store.Entry{At: at, Contract: "IC-1", Actor: "contract", Action: "activation",
-		Outcome: store.Refused, Status: 409, Reason: "no free seat", Anomaly: "other device key"}))
+	refusal := &store.Entry{At: at, Contract: "IC-1", Actor: "contract", Action: "activation",
+		Outcome: store.Refused, Status: 409, Reason: "no free seat", Anomaly: "other device key"}
+	must(t, "Append", s.Append(ctx, refusal))
 	l3 := ledger(t, s, "IC-1")
-	if last := l3[len(l3)-1]; len(l3) != 6 || last.Outcome != store.Refused || last.Anomaly != "other device key" || last.Status != 409 {
-		t.Fatalf("appended entry = %+v", l3)
+	if last := l3[len(l3)-1]; len(l3) != 6 || last.Outcome != store.Refused || last.Anomaly != "other device key" || last.Status != 409 || last.ID != refusal.ID {
+		t.Fatalf("appended entry = %+v (Append set ID %q)", l3, refusal.ID)
+	}
+	ascending(t, l3)
+	if op.Entry.ID == "" || op.Entry.ID != l3[1].ID || free.Entry.ID != l3[3].ID {
+		t.Fatalf("Issue and Free set entry IDs %q and %q; ledger %+v", op.Entry.ID, free.Entry.ID, l3)
 	}
 }
 
@@ -296,14 +317,161 @@ func testIssueConditions(t *testing.T, s store.Store) {
 	freed.Freed = "no-such-seat"
 	wantErr(t, "Issue retaking an unknown freed seat", s.Issue(ctx, freed), store.ErrConflict)
 
-	if c, _ := s.Contract(ctx, "IC-1"); c.Used != 1 {
+	gone2 := issue("IC-1", "A-eeeeee", "L-eeeeee1", 2, 1, true) // read a binding that is not there
+	wantErr(t, "Issue re-binding a binding that is gone", s.Issue(ctx, gone2), store.ErrConflict)
+
+	// One superseded license refused refuses the whole activation.
+	must(t, "Issue", s.Issue(ctx, issue("IC-1", "A-ffffff", "L-ffffff1", 1, 0, true)))
+	part := issue("IC-1", "A-ffffff", "L-ffffff2", 2, 1, false)
+	part.License.Supersedes = []string{"L-ffffff1", "L-nothere"}
+	wantErr(t, "Issue superseding a known and an unknown license", s.Issue(ctx, part), store.ErrConflict)
+	if l, _ := s.License(ctx, "L-ffffff1"); l.SupersededBy != "" {
+		t.Fatalf("a refused Issue superseded %s: %+v", l.ID, l)
+	}
+	if _, err := s.Idempotent(ctx, "IC-1", "A-ffffff-2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused Issue stored its idempotency record: %v", err)
+	}
+	if b, _ := s.Binding(ctx, "IC-1", "A-ffffff"); b.Sequence != 1 {
+		t.Fatalf("a refused Issue moved the binding to sequence %d", b.Sequence)
+	}
+	self := issue("IC-1", "A-ffffff", "L-ffffff3", 2, 1, false)
+	self.License.Supersedes = []string{"L-ffffff3"}
+	wantErr(t, "Issue superseding itself", s.Issue(ctx, self), store.ErrConflict)
+
+	if c, _ := s.Contract(ctx, "IC-1"); c.Used != 2 {
 		t.Fatalf("refused Issues changed Used to %d", c.Used)
 	}
 	if lics, _ := s.ApplianceLicenses(ctx, "IC-1", "A-aaaaaa"); len(lics) != 1 {
 		t.Fatalf("refused Issues stored licenses: %+v", lics)
 	}
-	if l := ledger(t, s, "IC-1"); len(l) != 2 {
+	if lics, _, _ := s.Licenses(ctx, "IC-1", "", 0); len(lics) != 2 {
+		t.Fatalf("refused Issues stored licenses: %+v", lics)
+	}
+	if l := ledger(t, s, "IC-1"); len(l) != 3 {
 		t.Fatalf("refused Issues wrote ledger rows: %+v", l)
+	}
+
+	// A bound appliance asking for a seat on a full contract is a conflict
+	// of its binding, checked before the seats.
+	create(t, s, "IC-2", 1)
+	must(t, "Issue", s.Issue(ctx, issue("IC-2", "A-aaaaaa", "L-2aaaaa1", 1, 0, true)))
+	wantErr(t, "Issue taking a seat for a bound appliance on a full contract",
+		s.Issue(ctx, issue("IC-2", "A-aaaaaa", "L-2aaaaa2", 2, 1, true)), store.ErrConflict)
+	wantErr(t, "Issue taking the last seat twice",
+		s.Issue(ctx, issue("IC-2", "A-bbbbbb", "L-2bbbbb1", 1, 0, true)), store.ErrNoSeat)
+
+	// The store keeps its seat count across contract changes, and checks
+	// seats against the latest revision.
+	c2, _ := s.Contract(ctx, "IC-2")
+	up := *c2
+	up.Revision, up.Appliances, up.Change, up.Used = 2, 2, engine.ChangeUpgrade, 0
+	must(t, "UpdateContract", s.UpdateContract(ctx, &up, &store.Revision{Contract: "IC-2", Number: 2, Record: up}, &store.Entry{Contract: "IC-2"}))
+	if c, _ := s.Contract(ctx, "IC-2"); c.Used != 1 || c.Appliances != 2 {
+		t.Fatalf("after raising the seats: %+v", c)
+	}
+	must(t, "Issue on a raised contract", s.Issue(ctx, issue("IC-2", "A-bbbbbb", "L-2bbbbb1", 1, 0, true)))
+	up.Revision, up.Appliances = 3, 1
+	must(t, "UpdateContract", s.UpdateContract(ctx, &up, &store.Revision{Contract: "IC-2", Number: 3, Record: up}, &store.Entry{Contract: "IC-2"}))
+	if c, _ := s.Contract(ctx, "IC-2"); c.Used != 2 || c.Appliances != 1 {
+		t.Fatalf("after lowering the seats: %+v", c)
+	}
+	wantErr(t, "Issue on a contract lowered below its seats taken",
+		s.Issue(ctx, issue("IC-2", "A-cccccc", "L-2cccccc1", 1, 0, true)), store.ErrNoSeat)
+}
+
+func testFreeConditions(t *testing.T, s store.Store) {
+	create(t, s, "IC-1", 2)
+	must(t, "Issue", s.Issue(ctx, issue("IC-1", "A-aaaaaa", "L-aaaaaa1", 1, 0, true)))
+	must(t, "Issue", s.Issue(ctx, issue("IC-1", "A-bbbbbb", "L-bbbbbb1", 1, 0, true)))
+	create(t, s, "IC-2", 1)
+	must(t, "Issue", s.Issue(ctx, issue("IC-2", "A-aaaaaa", "L-2aaaaa1", 1, 0, true)))
+	at := t0.Add(24 * time.Hour)
+	free := func(licenses ...string) *store.Free {
+		return &store.Free{Contract: "IC-1", Appliance: "A-aaaaaa", At: at, Sequence: 2, Licenses: licenses, Until: t0.AddDate(1, 0, 0), Revision: 1,
+			Entry: store.Entry{At: at, Contract: "IC-1", Actor: "admin", Action: "reallocation", Outcome: store.Accepted, Status: 200}}
+	}
+	for what, op := range map[string]*store.Free{
+		"Free releasing another appliance's license": free("L-aaaaaa1", "L-bbbbbb1"),
+		"Free releasing another contract's license":  free("L-aaaaaa1", "L-2aaaaa1"),
+		"Free releasing an unknown license":          free("L-aaaaaa1", "L-nothere"),
+	} {
+		wantErr(t, what, s.Free(ctx, op), store.ErrConflict)
+	}
+	if b, _ := s.Binding(ctx, "IC-1", "A-aaaaaa"); b.Released != nil {
+		t.Fatalf("a refused Free released the binding: %+v", b)
+	}
+	if l, _ := s.License(ctx, "L-aaaaaa1"); l.Released != nil {
+		t.Fatalf("a refused Free released %s", l.ID)
+	}
+	if c, _ := s.Contract(ctx, "IC-1"); c.Used != 2 {
+		t.Fatalf("refused Frees changed Used to %d", c.Used)
+	}
+	if f, _ := s.FreedSeats(ctx, "IC-1"); len(f) != 0 {
+		t.Fatalf("refused Frees freed seats: %+v", f)
+	}
+	if l := ledger(t, s, "IC-1"); len(l) != 3 {
+		t.Fatalf("refused Frees wrote ledger rows: %+v", l)
+	}
+
+	// A license released once keeps its first release time.
+	must(t, "Free", s.Free(ctx, free("L-aaaaaa1")))
+	must(t, "Issue re-binding", s.Issue(ctx, issue("IC-1", "A-aaaaaa", "L-aaaaaa2", 3, 1, true)))
+	again := free("L-aaaaaa1", "L-aaaaaa2")
+	again.At, again.Sequence = at.Add(time.Hour), 4
+	must(t, "second Free", s.Free(ctx, again))
+	l1, _ := s.License(ctx, "L-aaaaaa1")
+	l2, _ := s.License(ctx, "L-aaaaaa2")
+	if l1.Released == nil || !l1.Released.Equal(at) || l2.Released == nil || !l2.Released.Equal(again.At) {
+		t.Fatalf("release times: %s %v, %s %v", l1.ID, l1.Released, l2.ID, l2.Released)
+	}
+	b, _ := s.Binding(ctx, "IC-1", "A-aaaaaa")
+	if !b.Released.Equal(again.At) || b.ReleasedSequence != 4 || !slices.Equal(b.ReleasedLicenses, again.Licenses) || b.Receipt != "" {
+		t.Fatalf("binding after the second Free: %+v", b)
+	}
+	freed, _ := s.FreedSeats(ctx, "IC-1")
+	if len(freed) != 2 || freed[0].ID == freed[1].ID || !freed[1].Freed.Equal(again.At) {
+		t.Fatalf("FreedSeats = %+v", freed)
+	}
+	if c, _ := s.Contract(ctx, "IC-1"); c.Used != 1 {
+		t.Fatalf("Used = %d", c.Used)
+	}
+	if _, err := s.Binding(ctx, "IC-2", "A-aaaaaa"); err != nil {
+		t.Fatalf("a Free on IC-1 touched IC-2: %v", err)
+	}
+	if l, _ := s.License(ctx, "L-2aaaaa1"); l.Released != nil {
+		t.Fatalf("a Free on IC-1 released IC-2's license")
+	}
+	ascending(t, ledger(t, s, "IC-1"))
+}
+
+// testOrdering: bindings list by appliance whatever the order they came
+// in; an appliance's licenses are its own, even when another's id starts
+// with its id.
+func testOrdering(t *testing.T, s store.Store) {
+	create(t, s, "IC-1", 5)
+	for i, a := range []string{"A-cccccc", "A-aaaaaab", "A-aaaaaa", "A-bbbbbb"} {
+		must(t, "Issue "+a, s.Issue(ctx, issue("IC-1", a, fmt.Sprintf("L-%06d", i), 1, 0, true)))
+	}
+	bs, err := s.Bindings(ctx, "IC-1")
+	must(t, "Bindings", err)
+	var got []string
+	for _, b := range bs {
+		got = append(got, b.Appliance)
+	}
+	if want := []string{"A-aaaaaa", "A-aaaaaab", "A-bbbbbb", "A-cccccc"}; !slices.Equal(got, want) {
+		t.Fatalf("Bindings = %v, want %v", got, want)
+	}
+	lics, err := s.ApplianceLicenses(ctx, "IC-1", "A-aaaaaa")
+	must(t, "ApplianceLicenses", err)
+	if len(lics) != 1 || lics[0].ID != "L-000002" {
+		t.Fatalf("ApplianceLicenses(A-aaaaaa) = %+v", lics)
+	}
+	if lics, _ := s.ApplianceLicenses(ctx, "IC-1", "A-zzzzzz"); len(lics) != 0 {
+		t.Fatalf("ApplianceLicenses of an unknown appliance = %+v", lics)
+	}
+	all, next, err := s.Licenses(ctx, "IC-1", "", 0) // 0: a default page
+	if err != nil || len(all) != 4 || next != "" || all[0].ID != "L-000000" || all[3].ID != "L-000003" {
+		t.Fatalf("Licenses with no limit = %+v, %q, %v", all, next, err)
 	}
 }
 
@@ -407,6 +575,22 @@ func testPagination(t *testing.T, s store.Store) {
 	if err != nil || len(page) != 0 || next != "" {
 		t.Fatalf("Licenses of a missing contract = %v, %q, %v", page, next, err)
 	}
+
+	// A cursor is good for its own contract only.
+	_, next, _ = s.Licenses(ctx, "IC-1", "", 5)
+	_, _, err = s.Licenses(ctx, "IC-10", next, 5)
+	wantErr(t, "Licenses with another contract's cursor", err, store.ErrNotFound)
+	_, _, err = s.Licenses(ctx, "IC-1", "!not a cursor!", 5)
+	wantErr(t, "Licenses with a bad cursor", err, store.ErrNotFound)
+	_, lnext, _ := s.Ledger(ctx, "IC-1", "", 5)
+	_, _, err = s.Ledger(ctx, "IC-10", lnext, 5)
+	wantErr(t, "Ledger with another contract's cursor", err, store.ErrNotFound)
+	_, _, err = s.Ledger(ctx, "IC-1", "!not a cursor!", 5)
+	wantErr(t, "Ledger with a bad cursor", err, store.ErrNotFound)
+	exact, next, err := s.Ledger(ctx, "IC-10", "", 2)
+	if err != nil || len(exact) != 2 || next != "" {
+		t.Fatalf("Ledger page holding the last entry: %d entries, next %q, %v", len(exact), next, err)
+	}
 }
 
 // testSeatRace: 64 appliances activate a 3-seat contract at once; exactly
@@ -444,5 +628,48 @@ func testSeatRace(t *testing.T, s store.Store) {
 	}
 	if l := ledger(t, s, "IC-1"); len(l) != 4 {
 		t.Fatalf("ledger holds %d entries, want the order and 3 activations", len(l))
+	}
+}
+
+// testSequenceRace: 16 copies of one appliance's next activation (each its
+// own request, all read at sequence 1) race; exactly one is stored.
+func testSequenceRace(t *testing.T, s store.Store) {
+	create(t, s, "IC-1", 1)
+	must(t, "Issue", s.Issue(ctx, issue("IC-1", "A-aaaaaa", "L-aaaaaa", 1, 0, true)))
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			op := issue("IC-1", "A-aaaaaa", fmt.Sprintf("L-%06d", i), uint64(2+i), 1, false)
+			op.License.Supersedes = []string{"L-aaaaaa"}
+			errs[i] = s.Issue(ctx, op)
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("activations %d and %d both stored", won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, store.ErrConflict):
+			t.Errorf("Issue: %v, want nil or ErrConflict", err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no activation was stored")
+	}
+	b, _ := s.Binding(ctx, "IC-1", "A-aaaaaa")
+	old, _ := s.License(ctx, "L-aaaaaa")
+	lics, _ := s.ApplianceLicenses(ctx, "IC-1", "A-aaaaaa")
+	if want := fmt.Sprintf("L-%06d", won); b.Sequence != uint64(2+won) || old.SupersededBy != want || len(lics) != 2 || lics[1].ID != want {
+		t.Fatalf("after the race: binding %+v, superseded by %q, licenses %d", b, old.SupersededBy, len(lics))
+	}
+	if l := ledger(t, s, "IC-1"); len(l) != 3 {
+		t.Fatalf("ledger holds %d entries, want 3", len(l))
 	}
 }
