@@ -25,6 +25,7 @@
 //	POST /v1/contracts/{id}/reallocations  admin           free an appliance's seat without a receipt
 //	GET  /v1/keys                          anyone          the verifier keys licenses are signed with
 //	GET  /healthz                          anyone          {"ok": true}
+//	GET  /                                 anyone          the self-service page (package web): activate from a laptop
 //
 // Checks run in one order, so a client always learns the first thing to fix:
 // 413 too large (bodies over 128 KiB, documents in them over 64 KiB), 401 no
@@ -55,6 +56,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tenurehq/tenure/issuer/internal/store"
+	"github.com/tenurehq/tenure/issuer/web"
 	"github.com/tenurehq/tenure/schema"
 	"github.com/tenurehq/tenure/shared/engine"
 )
@@ -169,6 +171,10 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/contracts/{id}/reallocations", s.reallocate)
 	m.HandleFunc("GET /v1/keys", s.getKeys)
 	m.HandleFunc("GET /healthz", s.health)
+	// The self-service page (package web): GET /, /app.js and /app.css.
+	m.Handle("GET /{$}", web.Handler())
+	m.Handle("GET /app.js", web.Handler())
+	m.Handle("GET /app.css", web.Handler())
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, problem(http.StatusNotFound, "not-found", "no route %s %s; see GET /v1/keys, /v1/contracts/{id}, /v1/activations, /v1/releases", r.Method, r.URL.Path))
 	})
