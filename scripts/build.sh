@@ -57,16 +57,18 @@ GOOS=wasip1 GOARCH=wasm "$GO" build -trimpath -ldflags "$ldflags" \
 GOOS=wasip1 GOARCH=wasm "$GO" build -trimpath -buildmode=c-shared -ldflags "$ldflags" \
   -o "$BIN/validator-reactor.wasm" ./validator/cmd/validator-reactor
 
-# The tenure CLI embeds the reactor: it is copied beside the host's code and
-# its SHA-256 fixed in, so the host's compilation cache is keyed by it.
-# ---- tenure (wasm/): host ldflags go here --------------------------------
+# The tenure CLI embeds the reactor through a build overlay (the source tree
+# keeps only wasm/module/README.md, so tests never embed a stale module) and
+# fixes in its SHA-256, which the host checks and keys its compilation cache by.
 if [ -d wasm/cmd/tenure ]; then
-  mkdir -p wasm/module
-  cp "$BIN/validator-reactor.wasm" wasm/module/validator-reactor.wasm
-  sum=$(sha256sum "$BIN/validator-reactor.wasm" | cut -d' ' -f1)
-  "$GO" build -trimpath -ldflags "-s -w -X $mod/wasm.moduleSHA256=$sum" -o "$BIN/tenure" ./wasm/cmd/tenure
+  root=$(pwd)
+  reactor=$(cd "$BIN" && pwd)/validator-reactor.wasm
+  overlay=$(mktemp "${TMPDIR:-/tmp}/tenure-overlay.XXXXXX")
+  trap 'rm -f "$overlay"' EXIT
+  printf '{"Replace":{"%s":"%s"}}\n' "$root/wasm/module/validator-reactor.wasm" "$reactor" >"$overlay"
+  sum=$(sha256sum "$reactor" | cut -d' ' -f1)
+  "$GO" build -trimpath -overlay "$overlay" -ldflags "-s -w -X $mod/wasm.moduleSHA256=$sum" -o "$BIN/tenure" ./wasm/cmd/tenure
 fi
-# ---------------------------------------------------------------------------
 
 echo "build: trusting $(grep -cv '^[[:space:]]*\(#.*\)\?$' "$TRUST") issuer key(s) from $TRUST${FLOOR:+, clock floor $FLOOR}"
 size "$BIN/validator.wasm"
