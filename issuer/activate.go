@@ -59,10 +59,10 @@ func (s *Server) activate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	for range conflictRetries {
+	for attempt := range conflictRetries {
 		var status int
 		var out *activationAnswer
-		status, out, err = s.issue(r.Context(), a)
+		status, out, err = s.issue(r.Context(), a, attempt > 0)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
@@ -140,15 +140,21 @@ func (s *Server) prepare(ctx context.Context, who caller, in *activationBody) (*
 }
 
 // issue decides and stores one activation. It returns store.ErrConflict
-// when a concurrent write changed the records it decided from.
-func (s *Server) issue(ctx context.Context, a *activation) (int, *activationAnswer, error) {
+// when a concurrent write changed the records it decided from; retry says
+// this attempt follows one.
+func (s *Server) issue(ctx context.Context, a *activation, retry bool) (int, *activationAnswer, error) {
 	now := s.clock()
 	a.entry.At = now
 	req, p := a.req, a.product
-	// Read again on every attempt: a retry follows a concurrent change.
-	c, err := s.contract(ctx, a.contract.ID)
-	if err != nil {
-		return 0, nil, err
+	// The first attempt decides from the contract prepare has just read; a
+	// retry follows a concurrent change and reads it again. Either way the
+	// store checks the seats again when it writes.
+	c := a.contract
+	if retry {
+		var err error
+		if c, err = s.contract(ctx, c.ID); err != nil {
+			return 0, nil, err
+		}
 	}
 
 	// An idempotent replay answers before any rule: the appliance lost the

@@ -1,11 +1,15 @@
 // Package bolt is the issuer's embedded store: every record in one bbolt
 // file (TENURE_STORE=bolt:PATH), the local default.
 //
-// Each atomic operation of [store.Store] is one bbolt transaction. Writes go
-// through db.Batch, which coalesces concurrent activations into one fsync;
-// every batched function checks all its conditions before it writes, and
-// reports a failed condition through its own result rather than an error, so
-// one refused activation never rolls back the others in its batch.
+// Each atomic operation of [store.Store] is one function run inside a bbolt
+// write transaction. Writes are committed in groups: one writer goroutine
+// runs every write that arrived while the previous commit was on disk in one
+// transaction, so concurrent activations share its fsyncs, and a lone write
+// commits at once, with no batching delay. Every write function checks all
+// its conditions before it writes, and reports a failed condition through its
+// own result rather than an error, so one refused activation never rolls back
+// the others in its group. Each caller returns only after its group is
+// durable.
 package bolt
 
 import (
@@ -17,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -42,7 +47,17 @@ var (
 )
 
 // Store is a [store.Store] in one bbolt file.
-type Store struct{ db *bbolt.DB }
+type Store struct {
+	db        *bbolt.DB
+	writes    chan *write
+	closing   chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
+}
+
+// maxGroup bounds the writes committed together, so one transaction stays
+// small enough to hold in memory however many clients wait.
+const maxGroup = 256
 
 var _ store.Store = (*Store)(nil)
 
@@ -54,9 +69,6 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s (is another tenure-issuer using it?): %w", errOpenDatabase, path, err)
 	}
-	// Activations arrive one request at a time; a short delay still groups
-	// concurrent ones into one fsync.
-	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -69,11 +81,17 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w %s: %w", errOpenDatabase, path, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db, writes: make(chan *write), closing: make(chan struct{}), stopped: make(chan struct{})}
+	go s.writer()
+	return s, nil
 }
 
-// Close closes the database file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close waits for the writes in flight, then closes the database file.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	<-s.stopped
+	return s.db.Close()
+}
 
 func key(parts ...string) []byte {
 	var b []byte
@@ -128,19 +146,91 @@ func each(b *bbolt.Bucket, prefix []byte, fn func(k, v []byte) error) error {
 
 func (s *Store) view(fn func(tx *bbolt.Tx) error) error { return s.db.View(fn) }
 
-// batch runs fn in a batched write transaction. fn returns its refusal
-// through result, and an error only for a failure of the database itself.
+// A write is one write function waiting for the commit of its group.
+type write struct {
+	fn     func(tx *bbolt.Tx) (result error, err error)
+	result error
+	done   chan error // the write's failure, or nil once its group is durable
+}
+
+// batch runs fn in a write transaction shared with the writes that arrive
+// meanwhile, and returns once it is committed. fn returns its refusal through
+// result, and an error only for a failure of the database itself.
 func (s *Store) batch(fn func(tx *bbolt.Tx) (result error, err error)) error {
-	var result error
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
-		var err error
-		result, err = fn(tx)
-		return err
-	})
-	if err != nil {
+	w := &write{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- w:
+	case <-s.closing:
+		return errors.New("failed to write to the issuer database: it is closed")
+	}
+	if err := <-w.done; err != nil {
 		return fmt.Errorf("failed to write to the issuer database: %w", err)
 	}
-	return result
+	return w.result
+}
+
+// writer commits the writes in groups until the store closes: it takes
+// every write waiting when the previous commit ends.
+func (s *Store) writer() {
+	defer close(s.stopped)
+	group := make([]*write, 0, maxGroup)
+	for {
+		select {
+		case w := <-s.writes:
+			group = append(group[:0], w)
+		case <-s.closing:
+			return
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case w := <-s.writes:
+				group = append(group, w)
+			default:
+				break more
+			}
+		}
+		s.commit(group)
+		clear(group)
+	}
+}
+
+// commit runs a group in one transaction. A write that fails gets its
+// error, and the others run again without it in a new transaction, as
+// bbolt's own Batch does.
+func (s *Store) commit(group []*write) {
+	for len(group) > 0 {
+		failed := -1
+		err := s.db.Update(func(tx *bbolt.Tx) error {
+			for i, w := range group {
+				var err error
+				if w.result, err = call(w.fn, tx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, w := range group {
+				w.done <- err
+			}
+			return
+		}
+		group[failed].done <- err
+		group = slices.Delete(group, failed, failed+1)
+	}
+}
+
+// call runs a write function, turning a panic into its error so that it
+// fails alone and the writer goes on.
+func call(fn func(tx *bbolt.Tx) (error, error), tx *bbolt.Tx) (result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in a write: %v", p)
+		}
+	}()
+	return fn(tx)
 }
 
 func (s *Store) CreateContract(ctx context.Context, c *store.Contract, tokenHash string, rev *store.Revision, e *store.Entry) error {
@@ -338,6 +428,20 @@ func (s *Store) Idempotent(ctx context.Context, contract, k string) (r *store.Id
 
 func (s *Store) Issue(ctx context.Context, op *store.Issue) error {
 	l, bd := &op.License, &op.Binding
+	// The records the transaction writes unchanged are encoded before it,
+	// outside the writer every request waits for.
+	lj, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	bj, err := json.Marshal(bd)
+	if err != nil {
+		return err
+	}
+	ij, err := json.Marshal(op.Idempotency)
+	if err != nil {
+		return err
+	}
 	return s.batch(func(tx *bbolt.Tx) (error, error) {
 		// Every condition first: nothing is written unless all hold.
 		idem := tx.Bucket(bIdempotency)
@@ -413,11 +517,11 @@ func (s *Store) Issue(ctx context.Context, op *store.Issue) error {
 		}
 		seq, err := tx.Bucket(bContractLics).NextSequence()
 		errs = append(errs, err,
-			put(bindings, bkey, bd),
-			put(lics, []byte(l.ID), l),
+			bindings.Put(bkey, bj),
+			lics.Put([]byte(l.ID), lj),
 			tx.Bucket(bContractLics).Put(seqKey([]byte(l.Contract), seq), []byte(l.ID)),
 			tx.Bucket(bApplianceLics).Put(seqKey(key(l.Contract, l.Appliance), seq), []byte(l.ID)),
-			put(idem, ikey, op.Idempotency),
+			idem.Put(ikey, ij),
 			appendEntry(tx, &op.Entry),
 		)
 		return nil, errors.Join(errs...)
