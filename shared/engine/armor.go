@@ -43,7 +43,8 @@ func Armor(label string, data []byte) []byte {
 
 // Dearmor reverses [Armor] for exactly one label. It accepts only the bytes
 // Armor produces (or the same with CRLF line ends, as some mail clients write
-// them), so a document has one armored form and any changed byte is refused.
+// them, and with blank lines after the END line), so a document has one
+// armored form and any changed byte inside it is refused.
 func Dearmor(label string, text []byte) ([]byte, error) {
 	if len(text) > MaxDocument {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(text), MaxDocument)
@@ -53,6 +54,11 @@ func Dearmor(label string, text []byte) ([]byte, error) {
 		s = strings.ReplaceAll(s, "\r\n", "\n")
 	}
 	begin, end := "-----BEGIN "+label+"-----", "-----END "+label+"-----"
+	// Blank lines and spaces after the END line are dropped, as age's armor
+	// does: editors and `jq -r` add them, and they are outside the document.
+	if i := strings.LastIndex(s, "\n"+end+"\n"); i >= 0 && strings.TrimRight(s[i+len(end)+2:], " \t\n") == "" {
+		s = s[:i+len(end)+2]
+	}
 	if !strings.HasPrefix(s, begin+"\n") {
 		if first, _, _ := strings.Cut(s, "\n"); strings.HasPrefix(first, "-----BEGIN ") {
 			return nil, fmt.Errorf("%w: found %q, expected %s", ErrMalformed, first, begin)

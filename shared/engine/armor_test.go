@@ -39,7 +39,8 @@ func TestDearmorStrict(t *testing.T) {
 		{"other label", strings.ReplaceAll(good, "TENURE LICENSE", "TENURE RELEASE RECEIPT"), engine.ErrMalformed},
 		{"lower case label", strings.ReplaceAll(good, "TENURE LICENSE", "tenure license"), engine.ErrMalformed},
 		{"no final newline", strings.TrimSuffix(good, "\n"), engine.ErrMalformed},
-		{"two final newlines", good + "\n", engine.ErrMalformed},
+		{"blank lines after END", good + "\n \r\n\t\n", nil}, // outside the document, as in age's armor
+		{"text after blank lines", good + "\n\nhi\n", engine.ErrMalformed},
 		{"leading blank line", "\n" + good, engine.ErrMalformed},
 		{"blank line inside", strings.Replace(good, "-----\n", "-----\n\n", 1), engine.ErrMalformed},
 		{"CR alone", strings.ReplaceAll(good, "\n", "\r"), engine.ErrMalformed},

@@ -154,7 +154,8 @@ func FuzzDearmor(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			if again := engine.Armor(label, data); !bytes.Equal(again, crlfToLF(text)) {
+			lf := crlfToLF(text)
+			if again := engine.Armor(label, data); !bytes.HasPrefix(lf, again) || len(bytes.TrimRight(lf[len(again):], " \t\n")) != 0 {
 				t.Fatalf("%s: accepted %q, which armors back to %q", label, text, again)
 			}
 		}

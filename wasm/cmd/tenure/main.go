@@ -45,7 +45,8 @@ Commands:
   backup --passphrase-file F         print the state, encrypted to the passphrase
                                      on F's first line
   restore --passphrase-file F        read a backup from stdin and restore it
-  version                            print this tenure's version
+  version                            print this tenure's version and the
+                                     SHA-256 of the validator module it runs
 
 Exit codes: 0 done or allowed, 1 refused or denied, 2 error.
 
@@ -115,6 +116,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	case "version", "--version":
 		fmt.Fprintln(stdout, "tenure", buildVersion())
+		// The module decides whether a license counts: say which one this
+		// build accepts, so an operator can compare it with the file shipped.
+		if sum := wasm.ModuleSHA256(); sum != "" {
+			fmt.Fprintln(stdout, "validator module sha256", sum)
+		} else {
+			fmt.Fprintln(stdout, "validator module: any (development build)")
+		}
 		return 0
 	}
 

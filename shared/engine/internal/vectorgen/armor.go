@@ -43,6 +43,8 @@ func (g *gen) armors() {
 		sec{"armor", armor(engine.LabelRelease, string(data))})
 	g.write("armor-text-before", "Text before the BEGIN line, as in a pasted e-mail.", hdr,
 		"error: does not start with -----BEGIN TENURE LICENSE-----", sec{"armor", "Here is the license:\n" + good})
+	g.write("armor-blank-lines-after", "Blank lines and spaces after the END line (as `jq -r` and editors add them) are outside the document.",
+		hdr, ok, sec{"armor", good + "\n  \n"})
 	g.write("armor-text-after", "Text after the END line.", hdr,
 		"error: does not end with -----END TENURE LICENSE-----", sec{"armor", good + "-- \nsent from a phone\n"})
 	g.write("armor-end-mismatch", "An END line naming another label.", hdr,
