@@ -75,11 +75,14 @@ type snapshot struct {
 
 	// entries caches the engine's view for one platform and version, and
 	// trial the trial start for one platform.
-	entriesKey string
-	entries    []engine.Entry
-	trialKey   string
-	trial      time.Time
-	trialOK    bool
+	entriesPlat    string
+	entriesVersion string
+	entries        []engine.Entry
+	trialKey       string
+	trial          time.Time
+	trialOK        bool
+	// mode caches the check path's evaluation for those entries.
+	mode *modeCache
 }
 
 type previous struct {
@@ -130,6 +133,9 @@ type Appliance struct {
 
 	platRaw  string
 	platHash engine.Components
+	nowRaw   string // the last TENURE_NOW read, and its value
+	nowVal   time.Time
+	cur      call // the call in progress
 
 	// gen is the generation file held open, so a warm call costs one read
 	// of it and no path lookup; genOpened bounds how long a replaced file
@@ -168,14 +174,15 @@ func (a *Appliance) CryptoOps() int {
 // refresh makes a.snap current: it compares the generation file with the one
 // last read and re-reads the state only when it changed.
 func (a *Appliance) refresh() error {
-	gen, err := a.generation()
+	var buf [genSize]byte
+	n, err := a.generation(&buf)
 	if err != nil {
 		return err
 	}
-	if a.snap != nil && a.snap.gen == gen {
+	if a.snap != nil && a.snap.gen == string(buf[:n]) {
 		return nil
 	}
-	snap, err := a.load(gen)
+	snap, err := a.load(string(buf[:n]))
 	if err != nil {
 		return err
 	}
@@ -189,10 +196,11 @@ func (a *Appliance) refresh() error {
 // genSize is the length of a generation value: 16 random bytes in hex.
 const genSize = 32
 
-// generation reads the generation file. It is rewritten in place (see
-// bumpGeneration), so the open file shows every change; it is re-opened at
-// least once a second in case the file itself was replaced.
-func (a *Appliance) generation() (string, error) {
+// generation reads the generation file into buf and returns its length (0
+// when there is none). It is rewritten in place (see bumpGeneration), so the
+// open file shows every change; it is re-opened at least once a second in
+// case the file itself was replaced.
+func (a *Appliance) generation(buf *[genSize]byte) (int, error) {
 	if a.gen != nil && time.Since(a.genOpened) > time.Second {
 		a.gen.Close()
 		a.gen = nil
@@ -201,23 +209,22 @@ func (a *Appliance) generation() (string, error) {
 		f, err := os.Open(a.st.path(fileGeneration))
 		if isNotExist(err) {
 			if _, err := os.Stat(a.cfg.Dir); err != nil {
-				return "", fmt.Errorf("cannot read the state directory %s: %w; the host must mount it", a.cfg.Dir, err)
+				return 0, fmt.Errorf("cannot read the state directory %s: %w; the host must mount it", a.cfg.Dir, err)
 			}
-			return "", nil
+			return 0, nil
 		}
 		if err != nil {
-			return "", fmt.Errorf("cannot read the state directory %s: %w; the host must mount it", a.cfg.Dir, err)
+			return 0, fmt.Errorf("cannot read the state directory %s: %w; the host must mount it", a.cfg.Dir, err)
 		}
 		a.gen, a.genOpened = f, time.Now()
 	}
-	var buf [genSize]byte
 	n, err := a.gen.ReadAt(buf[:], 0)
 	if err != nil && n == 0 {
 		a.gen.Close()
 		a.gen = nil
-		return "", nil
+		return 0, nil
 	}
-	return string(buf[:n]), nil
+	return n, nil
 }
 
 // bumpGeneration tells every instance over this directory to re-read it.
@@ -465,8 +472,7 @@ func explainOpen(err error, noTrust bool) error {
 // entries returns the engine's view of the licenses on one platform and
 // version, cached until the state or the inputs change.
 func (a *Appliance) entries(s *snapshot, plat engine.Components, platKey, version string) []engine.Entry {
-	key := platKey + "\x00" + version
-	if s.entries != nil && s.entriesKey == key {
+	if s.entries != nil && s.entriesPlat == platKey && s.entriesVersion == version {
 		return s.entries
 	}
 	b := engine.Binding{Appliance: s.app.ID, Platform: plat, DeviceKey: s.verifier, Product: a.cfg.Product, Version: version}
@@ -488,7 +494,7 @@ func (a *Appliance) entries(s *snapshot, plat engine.Components, platKey, versio
 		}
 		out = append(out, e)
 	}
-	s.entries, s.entriesKey = out, key
+	s.entries, s.entriesPlat, s.entriesVersion, s.mode = out, platKey, version, nil
 	return out
 }
 

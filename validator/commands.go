@@ -381,13 +381,17 @@ func (c *call) printStatus(s *snapshot, st *engine.Status) {
 
 // check answers one question about what the appliance may do now. It is the
 // path a warm reactor runs most: no listing, no crypto, no writes but the
-// hourly high-water mark.
+// hourly high-water mark, and no evaluation while the cached mode holds.
 func (c *call) check(args []string) int {
-	fs := c.flags("check")
-	limit := fs.String("limit", "", "")
-	config := fs.Bool("config-change", false, "")
-	if err := fs.Parse(args); err != nil {
-		return c.usageError("check", err)
+	limit, config, rest, ok := checkWords(args)
+	if !ok {
+		fs := c.flags("check")
+		l := fs.String("limit", "", "")
+		cc := fs.Bool("config-change", false, "")
+		if err := fs.Parse(args); err != nil {
+			return c.usageError("check", err)
+		}
+		limit, config, rest = *l, *cc, fs.Args()
 	}
 	s, err := c.initialised()
 	if err != nil {
@@ -397,39 +401,67 @@ func (c *call) check(args []string) int {
 		return c.fail(2, "%v", err)
 	}
 	in := c.input(s, nil)
-	t := engine.TimeUsed(in)
-	m := engine.ModeAt(in, t)
+	m := c.a.modeAt(s, in, engine.TimeUsed(in))
 	if in.Tampered != "" {
 		m.State, m.Config = engine.ModeRestricted, false
 		if c.a.cfg.Product.RestrictedFeatures == "deny" {
 			m.Features, m.Limits = []string{}, map[string]int64{}
 		}
 	}
-	verdict := func(ok bool, what string) int {
+	verdict := func(ok bool, what, name string) int {
+		c.out.Grow(len(what) + len(name) + len(m.State) + 48)
+		code := 0
 		if ok {
-			c.printf("allowed: %s (%s)\n", what, m.State)
-			return 0
+			c.out.WriteString("allowed: ")
+		} else {
+			c.out.WriteString("denied: ")
+			code = 1
 		}
-		c.printf("denied: %s (%s); see `tenure status`\n", what, m.State)
-		return 1
+		c.out.WriteString(what)
+		c.out.WriteString(name)
+		c.out.WriteString(" (")
+		c.out.WriteString(m.State)
+		if ok {
+			c.out.WriteString(")\n")
+		} else {
+			c.out.WriteString("); see `tenure status`\n")
+		}
+		return code
 	}
 	switch {
-	case *config && *limit == "" && fs.NArg() == 0:
-		return verdict(m.Config, "configuration change")
-	case *limit != "" && !*config && fs.NArg() == 1:
-		n, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	case config && limit == "" && len(rest) == 0:
+		return verdict(m.Config, "configuration change", "")
+	case limit != "" && !config && len(rest) == 1:
+		n, err := strconv.ParseInt(rest[0], 10, 64)
 		if err != nil || n < 0 {
-			return c.usageError("check", fmt.Errorf("limit count %q is not a whole number", fs.Arg(0)))
+			return c.usageError("check", fmt.Errorf("limit count %q is not a whole number", rest[0]))
 		}
-		return verdict(m.AllowsLimit(*limit, n), fmt.Sprintf("%s %d of %d", *limit, n, m.Limits[*limit]))
-	case *limit == "" && !*config && fs.NArg() == 1:
-		f := fs.Arg(0)
+		return verdict(m.AllowsLimit(limit, n), limit, " "+strconv.FormatInt(n, 10)+" of "+strconv.FormatInt(m.Limits[limit], 10))
+	case limit == "" && !config && len(rest) == 1:
+		f := rest[0]
 		if !c.a.cfg.Product.HasFeature(f) {
 			return c.fail(2, "feature %q is not in product %s's catalog (%s)", f, c.a.cfg.Product.ID, strings.Join(c.a.cfg.Product.Features, ", "))
 		}
-		return verdict(m.Allows(f), "feature "+f)
+		return verdict(m.Allows(f), "feature ", f)
 	}
 	return c.usageError("check", errors.New("ask about one feature, one limit or a configuration change"))
+}
+
+// checkWords reads the forms of check's words hosts send on every check
+// (FEATURE, --limit NAME N, --config-change) exactly as the flag package
+// reads them, without building a flag set; ok is false for any other form,
+// which the flag package then reads.
+func checkWords(args []string) (limit string, config bool, rest []string, ok bool) {
+	plain := func(w string) bool { return w != "" && w[0] != '-' }
+	switch {
+	case len(args) == 1 && plain(args[0]):
+		return "", false, args, true
+	case len(args) == 1 && (args[0] == "--config-change" || args[0] == "-config-change"):
+		return "", true, nil, true
+	case len(args) == 3 && (args[0] == "--limit" || args[0] == "-limit") && plain(args[2]):
+		return args[1], false, args[2:], true
+	}
+	return "", false, nil, false
 }
 
 func (c *call) release(args []string) int {

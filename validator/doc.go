@@ -83,5 +83,9 @@
 // the result; a call compares the generation file with the one it last read
 // and re-reads the directory only when it changed, reusing every license it
 // has opened before. A feature check therefore does no signature verification
-// and no decryption; [Appliance.CryptoOps] counts those that were done.
+// and no decryption; [Appliance.CryptoOps] counts those that were done. Nor
+// does it evaluate the licenses again until the next instant at which the
+// mode can change (a license starting or ending, a grace period or the trial
+// ending): the mode found is kept until then, for the state, platform and
+// version it was found for.
 package validator

@@ -27,7 +27,7 @@ type issuer struct {
 	n      int
 }
 
-func newIssuer(t *testing.T, name string) *issuer {
+func newIssuer(t testing.TB, name string) *issuer {
 	t.Helper()
 	skey, vkey, err := engine.GenerateKey(rand.Reader, name)
 	if err != nil {
@@ -40,7 +40,7 @@ func newIssuer(t *testing.T, name string) *issuer {
 	return &issuer{signer: s, vkey: vkey}
 }
 
-func (is *issuer) trust(t *testing.T, extra string) *engine.Trust {
+func (is *issuer) trust(t testing.TB, extra string) *engine.Trust {
 	t.Helper()
 	tr, err := engine.ParseTrust(is.vkey + extra + "\n")
 	if err != nil {
@@ -51,7 +51,7 @@ func (is *issuer) trust(t *testing.T, extra string) *engine.Trust {
 
 // license makes a license for the appliance that made lrf, sealed to it.
 // edit may change the license before it is signed.
-func (is *issuer) license(t *testing.T, lrf string, contract, from, until, issued string, edit func(*engine.License)) (id, sealed string) {
+func (is *issuer) license(t testing.TB, lrf string, contract, from, until, issued string, edit func(*engine.License)) (id, sealed string) {
 	t.Helper()
 	req, _, err := engine.OpenRequest([]byte(lrf))
 	if err != nil {
@@ -80,7 +80,7 @@ func (is *issuer) license(t *testing.T, lrf string, contract, from, until, issue
 	return l.ID, string(s)
 }
 
-func day(t *testing.T, s string) time.Time {
+func day(t testing.TB, s string) time.Time {
 	t.Helper()
 	v, err := engine.ParseInstant(s)
 	if err != nil {
@@ -89,7 +89,7 @@ func day(t *testing.T, s string) time.Time {
 	return v
 }
 
-func edge(t *testing.T) *engine.Product {
+func edge(t testing.TB) *engine.Product {
 	t.Helper()
 	p, err := engine.ParseProduct(schema.EdgeProduct)
 	if err != nil {

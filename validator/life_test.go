@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tenurehq/tenure/shared/engine"
 )
@@ -352,25 +351,4 @@ func TestWarmInstance(t *testing.T) {
 	// Its own writes are seen too.
 	call(0, "release", "L-00000b")
 	call(1, "check", "--config-change")
-}
-
-func BenchmarkCheckWarm(b *testing.B) {
-	t := &testing.T{}
-	is := newIssuer(t, "tenure-issuer-test")
-	cfg := &Config{Dir: b.TempDir(), Trust: is.trust(t, ""), Product: edge(t)}
-	e := env{now: "2026-01-05T10:00:00Z", platform: platformA}
-	Run(cfg, Request{Args: []string{"init", "--product", "edge", "--version", "0.40.0"}, Env: e.vars()})
-	lrf := Run(cfg, Request{Args: []string{"request"}, Env: e.vars()}).Stdout
-	_, sealed := is.license(t, lrf, "IC-1", "2026-01-05", "2027-01-05", "2026-01-05T10:00:00Z", nil)
-	Run(cfg, Request{Args: []string{"install", "-"}, Env: e.vars(), Stdin: sealed})
-	a := New(cfg)
-	req := Request{Args: []string{"check", "vpn"}, Env: e.vars()}
-	if r := a.Run(req); r.Exit != 0 {
-		b.Fatal(r)
-	}
-	b.ResetTimer()
-	for b.Loop() {
-		a.Run(req)
-	}
-	_ = time.Now
 }

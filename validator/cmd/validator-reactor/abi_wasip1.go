@@ -1,9 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/tenurehq/tenure/validator"
@@ -13,9 +12,14 @@ var (
 	appliance *validator.Appliance
 	setupErr  error
 
-	// buffers keeps the host's request buffers alive until tenure_free.
-	buffers = map[int32][]byte{}
-	// response keeps the last response alive until the next call.
+	// buffers keeps the host's request buffers alive until tenure_free. A
+	// host has one out at a time, so a list is cheaper than a map.
+	buffers [][]byte
+	// spare is the last freed request buffer, handed out again: a warm host
+	// asks for one buffer of about the same size on every call.
+	spare []byte
+	// response keeps the last response alive until the next call; its
+	// memory is reused by the call after that.
 	response []byte
 )
 
@@ -39,30 +43,53 @@ func alloc(size int32) int32 {
 	if size < 0 {
 		return 0
 	}
-	b := make([]byte, max(size, 1))
-	p := int32(uintptr(unsafe.Pointer(&b[0])))
-	buffers[p] = b
-	return p
+	var b []byte
+	if n := int(max(size, 1)); cap(spare) >= n && cap(spare) <= 2*n+4096 {
+		b, spare = spare[:n], nil
+		clear(b)
+	} else {
+		b = make([]byte, n)
+	}
+	buffers = append(buffers, b)
+	return addr(b)
+}
+
+func addr(b []byte) int32 { return int32(uintptr(unsafe.Pointer(&b[0]))) }
+
+// buffer returns the index in buffers of the buffer at ptr, or -1.
+func buffer(ptr int32) int {
+	for i, b := range buffers {
+		if addr(b) == ptr {
+			return i
+		}
+	}
+	return -1
 }
 
 //go:wasmexport tenure_free
-func free(ptr int32) { delete(buffers, ptr) }
+func free(ptr int32) {
+	if i := buffer(ptr); i >= 0 {
+		spare = buffers[i]
+		buffers = slices.Delete(buffers, i, i+1)
+	}
+}
 
 //go:wasmexport tenure_call
 func call(ptr, size int32) int64 {
-	response, _ = json.Marshal(handle(ptr, size))
+	if cap(response) > 64<<10 {
+		response = nil // a large answer (a status of many licenses) is not kept
+	}
+	response = appendResponse(response[:0], handle(ptr, size))
 	return int64(uintptr(unsafe.Pointer(&response[0])))<<32 | int64(len(response))
 }
 
 func handle(ptr, size int32) validator.Response {
-	buf, ok := buffers[ptr]
-	if !ok || size < 0 || int(size) > len(buf) {
+	i := buffer(ptr)
+	if i < 0 || size < 0 || int(size) > len(buffers[i]) {
 		return validator.Response{Exit: 2, Stderr: "tenure: tenure_call: the request must be in a buffer from tenure_alloc, and len within it\n"}
 	}
-	var req validator.Request
-	dec := json.NewDecoder(bytes.NewReader(buf[:size]))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	req, err := decodeRequest(buffers[i][:size])
+	if err != nil {
 		return validator.Response{Exit: 2, Stderr: fmt.Sprintf("tenure: tenure_call: the request is not {\"args\": [...], \"env\": {...}, \"stdin\": \"...\"}: %v\n", err)}
 	}
 	a, err := instance()

@@ -1,0 +1,241 @@
+package lambdahttp_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The Lambda rows of the performance table (make bench): the real
+// tenure-issuer bootstrap behind a Runtime API on 127.0.0.1, signing through
+// a KMS endpoint (the production key path) and storing in bbolt.
+
+// BenchmarkLambdaCold is a cold start: from starting the bootstrap process
+// to its answer to the first invocation (GET /healthz). init-ms is the part
+// before its first poll of the Runtime API, first-invoke-ms the rest.
+func BenchmarkLambdaCold(b *testing.B) {
+	bin, env := issuerFunction(b)
+	var initT, firstT time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		rt := newBenchRuntime(b)
+		b.StartTimer()
+		fn := rt.start(b, bin, env)
+		rt.invoke(b, healthz)
+		b.StopTimer()
+		initT += rt.firstPoll.Sub(fn.started)
+		firstT += rt.answered.Sub(rt.taken)
+		fn.stop()
+		rt.close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(initT.Microseconds())/1e3/float64(b.N), "init-ms")
+	b.ReportMetric(float64(firstT.Microseconds())/1e3/float64(b.N), "first-invoke-ms")
+}
+
+// BenchmarkLambdaWarm is one invocation (GET /healthz) of a function that
+// is up: the Runtime API round trip and the handler.
+func BenchmarkLambdaWarm(b *testing.B) {
+	bin, env := issuerFunction(b)
+	rt := newBenchRuntime(b)
+	defer rt.close()
+	fn := rt.start(b, bin, env)
+	defer fn.stop()
+	for range 10 {
+		rt.invoke(b, healthz)
+	}
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		rt.invoke(b, healthz)
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1e3, "p99-ms")
+}
+
+var healthz = func() []byte {
+	j, err := json.Marshal(functionURLEvent("GET", "/healthz", nil, ""))
+	if err != nil {
+		panic(err)
+	}
+	return j
+}()
+
+// issuerFunction builds the bootstrap and returns it with the environment
+// of a function that signs through a KMS endpoint and stores in bbolt.
+func issuerFunction(b *testing.B) (bin string, env []string) {
+	if testing.Short() {
+		b.Skip("builds the issuer")
+	}
+	root, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		b.Fatalf("go env GOMOD: %v", err)
+	}
+	bin = filepath.Join(b.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", bin, "./issuer/cmd/tenure-issuer")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin, []string{
+		"TENURE_KEY_FILE=kms:alias/tenure-issuer?name=tenure-issuer-2026",
+		"AWS_ENDPOINT_URL_KMS=" + benchKMS(b),
+		"AWS_ACCESS_KEY_ID=AKIDTENUREBENCH", "AWS_SECRET_ACCESS_KEY=not-a-secret", "AWS_EC2_METADATA_DISABLED=true",
+		"TENURE_ADMIN_TOKEN=bench-admin-token",
+	}
+}
+
+// benchKMS answers the two KMS operations the issuer uses with a real
+// Ed25519 key.
+func benchKMS(b *testing.B) string {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Message          []byte
+			SigningAlgorithm string
+		}
+		json.NewDecoder(r.Body).Decode(&in)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		switch r.Header.Get("X-Amz-Target") {
+		case "TrentService.GetPublicKey":
+			json.NewEncoder(w).Encode(map[string]any{"KeyId": arn, "KeySpec": "ECC_NIST_EDWARDS25519",
+				"KeyUsage": "SIGN_VERIFY", "PublicKey": der, "SigningAlgorithms": []string{"ED25519_SHA_512"}})
+		case "TrentService.Sign":
+			json.NewEncoder(w).Encode(map[string]any{"KeyId": arn, "Signature": ed25519.Sign(priv, in.Message), "SigningAlgorithm": in.SigningAlgorithm})
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"__type": "UnknownOperationException", "message": r.Header.Get("X-Amz-Target")})
+		}
+	}))
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// benchRuntime is a Runtime API for one function process at a time, which
+// notes when the function first polled, took the last event and answered it.
+type benchRuntime struct {
+	srv    *http.Server
+	addr   string
+	events chan []byte
+	done   chan []byte
+
+	firstPoll, taken, answered time.Time
+	polled                     bool
+}
+
+func newBenchRuntime(b *testing.B) *benchRuntime {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt := &benchRuntime{addr: l.Addr().String(), events: make(chan []byte), done: make(chan []byte, 1)}
+	rt.srv = &http.Server{Handler: rt}
+	go rt.srv.Serve(l)
+	return rt
+}
+
+func (rt *benchRuntime) close() { rt.srv.Close() }
+
+// ServeHTTP needs no lock: the function makes one request at a time, and
+// invoke reads the times only after the answer.
+func (rt *benchRuntime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/2018-06-01/runtime/invocation/next":
+		if !rt.polled {
+			rt.polled, rt.firstPoll = true, time.Now()
+		}
+		select {
+		case ev := <-rt.events:
+			rt.taken = time.Now()
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", "bench")
+			w.Header().Set("Lambda-Runtime-Deadline-Ms", "99999999999999")
+			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:eu-west-1:111122223333:function:tenure-issuer")
+			w.Write(ev)
+		case <-r.Context().Done():
+		}
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/2018-06-01/runtime/invocation/"):
+		body, _ := io.ReadAll(r.Body)
+		rt.answered = time.Now()
+		w.WriteHeader(http.StatusAccepted)
+		rt.done <- body
+	default:
+		body, _ := io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusAccepted)
+		select {
+		case rt.done <- append([]byte(r.URL.Path+" "), body...):
+		default:
+		}
+	}
+}
+
+// invoke hands the function one event and waits for its answer, failing
+// unless it is a 200.
+func (rt *benchRuntime) invoke(b *testing.B, event []byte) {
+	timeout := time.After(time.Minute)
+	select {
+	case rt.events <- event:
+	case body := <-rt.done:
+		b.Fatalf("the function failed before taking the event: %s", body)
+	case <-timeout:
+		b.Fatal("the function did not poll within a minute")
+	}
+	select {
+	case body := <-rt.done:
+		if !strings.Contains(string(body), `"statusCode":200`) {
+			b.Fatalf("the function answered %s", body)
+		}
+	case <-timeout:
+		b.Fatal("no answer within a minute")
+	}
+}
+
+type benchFunction struct {
+	cmd     *exec.Cmd
+	started time.Time
+}
+
+// start runs the bootstrap against rt as Lambda would, with a new bbolt
+// store.
+func (rt *benchRuntime) start(b *testing.B, bin string, env []string) *benchFunction {
+	dir := b.TempDir()
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TZ=:UTC",
+		"AWS_LAMBDA_RUNTIME_API=" + rt.addr, "AWS_LAMBDA_FUNCTION_NAME=tenure-issuer",
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512", "AWS_REGION=eu-west-1",
+		"TENURE_STORE=bolt:" + filepath.Join(dir, "db"),
+	}, env...)
+	fn := &benchFunction{cmd: cmd, started: time.Now()}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	return fn
+}
+
+func (fn *benchFunction) stop() {
+	fn.cmd.Process.Kill()
+	fn.cmd.Wait()
+}

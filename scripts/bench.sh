@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make bench: runs the benchmarks behind DESIGN.md "Budgets" in one go and
+# prints the performance table (Markdown). The raw `go test -bench` output,
+# which benchstat reads, goes to bench/raw.txt and the table to
+# bench/results.md.
+#
+#   BENCHCOUNT  runs of each benchmark (default 1); the table shows medians
+#   BENCHTIME   go test -benchtime (default 1s)
+#   BENCH       go test -bench pattern (default: all)
+#
+# Compare two commits: run make bench on each, keep each bench/raw.txt, and
+#   go run golang.org/x/perf/cmd/benchstat@latest old.txt new.txt
+set -uo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+count=${BENCHCOUNT:-1}
+benchtime=${BENCHTIME:-1s}
+pattern=${BENCH:-.}
+mkdir -p bench
+raw=bench/raw.txt
+: >"$raw"
+
+# One package at a time, so no two benchmarks share the machine's cores. A
+# package that fails (or has no benchmarks yet) leaves its rows "not run".
+for pkg in ./validator/ ./wasm/ ./issuer/ ./issuer/internal/lambdahttp/; do
+  echo "bench: $pkg" >&2
+  if ! "$GO" test -run '^$' -bench "$pattern" -benchmem -count "$count" -benchtime "$benchtime" \
+    -timeout 60m "$pkg" >>"$raw" 2>&1; then
+    echo "bench: $pkg failed; see $raw" >&2
+  fi
+done
+
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git status --porcelain 2>/dev/null)" ] && rev+=" with local changes"
+{
+  echo "# Tenure performance, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $rev"
+  echo
+  echo "One run of \`make bench\` (BENCHCOUNT=$count, BENCHTIME=$benchtime); raw numbers in bench/raw.txt."
+  echo
+  "$GO" run ./scripts/benchtable "$raw"
+} >bench/results.md || exit 1
+cat bench/results.md

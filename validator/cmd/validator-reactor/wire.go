@@ -1,0 +1,380 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/tenurehq/tenure/validator"
+)
+
+// The request and response JSON are read and written by hand for the forms
+// hosts send, because encoding/json's reflection and byte-by-byte scanner
+// cost a warm feature check more than the check itself inside wasm. Anything
+// the fast reader does not recognise goes to encoding/json, so the accepted
+// requests and the error messages stay exactly those of encoding/json.
+
+// decodeRequest reads a request as json.Decoder with DisallowUnknownFields
+// does.
+func decodeRequest(b []byte) (validator.Request, error) {
+	if req, ok := fastRequest(b); ok {
+		return req, nil
+	}
+	var req validator.Request
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return validator.Request{}, err
+	}
+	return req, nil
+}
+
+// fastRequest reads an object with the keys args, env and stdin spelt
+// exactly, each at most once, holding strings with valid UTF-8, and nothing
+// but white space after it. ok is false for anything else.
+func fastRequest(b []byte) (req validator.Request, ok bool) {
+	r := reader{b: b}
+	if !r.expect('{') {
+		return req, false
+	}
+	seen := 0
+	for first := true; ; first = false {
+		r.space()
+		if r.peek() == '}' && first {
+			r.i++
+			break
+		}
+		if !first && !r.expect(',') {
+			return req, false
+		}
+		key, ok := r.key()
+		if !ok || !r.expect(':') {
+			return req, false
+		}
+		var bit int
+		switch string(key) {
+		case "args":
+			bit = 1
+			if req.Args, ok = r.args(); !ok {
+				return req, false
+			}
+		case "env":
+			bit = 2
+			if req.Env, ok = r.env(); !ok {
+				return req, false
+			}
+		case "stdin":
+			bit = 4
+			if req.Stdin, ok = r.str(); !ok {
+				return req, false
+			}
+		default:
+			return req, false
+		}
+		if seen&bit != 0 {
+			return req, false
+		}
+		seen |= bit
+		r.space()
+		if r.peek() == '}' {
+			r.i++
+			break
+		}
+	}
+	r.space()
+	return req, r.i == len(r.b)
+}
+
+type reader struct {
+	b []byte
+	i int
+}
+
+func (r *reader) space() {
+	for r.i < len(r.b) {
+		switch r.b[r.i] {
+		case ' ', '\t', '\n', '\r':
+			r.i++
+		default:
+			return
+		}
+	}
+}
+
+func (r *reader) peek() byte {
+	if r.i < len(r.b) {
+		return r.b[r.i]
+	}
+	return 0
+}
+
+func (r *reader) expect(c byte) bool {
+	r.space()
+	if r.peek() != c {
+		return false
+	}
+	r.i++
+	return true
+}
+
+// str reads a string. Escapes other than \" \\ \/ \b \f \n \r \t, and
+// invalid UTF-8, are left to encoding/json.
+func (r *reader) str() (string, bool) {
+	if !r.expect('"') {
+		return "", false
+	}
+	start := r.i
+	for r.i < len(r.b) {
+		c := r.b[r.i]
+		switch {
+		case c == '"':
+			s := r.b[start:r.i]
+			r.i++
+			return string(s), utf8.Valid(s)
+		case c == '\\':
+			return r.escaped(start)
+		case c < 0x20:
+			return "", false
+		}
+		r.i++
+	}
+	return "", false
+}
+
+// escaped reads the rest of a string from its first backslash on.
+func (r *reader) escaped(start int) (string, bool) {
+	out := append([]byte(nil), r.b[start:r.i]...)
+	for r.i < len(r.b) {
+		c := r.b[r.i]
+		switch {
+		case c == '"':
+			r.i++
+			return string(out), utf8.Valid(out)
+		case c < 0x20:
+			return "", false
+		case c != '\\':
+			out = append(out, c)
+			r.i++
+			continue
+		}
+		if r.i+1 >= len(r.b) {
+			return "", false
+		}
+		switch e := r.b[r.i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		default:
+			return "", false
+		}
+		r.i += 2
+	}
+	return "", false
+}
+
+func (r *reader) strings() ([]string, bool) {
+	if !r.expect('[') {
+		return nil, false
+	}
+	out := make([]string, 0, 4)
+	r.space()
+	if r.peek() == ']' {
+		r.i++
+		return out, true
+	}
+	for {
+		s, ok := r.str()
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+		r.space()
+		switch r.peek() {
+		case ',':
+			r.i++
+		case ']':
+			r.i++
+			return out, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// last holds the args array and the env object of the last request, as
+// their bytes and as read. A host sends the same environment with every
+// call, and mostly the same few questions; reading them again (the platform
+// is a JSON text inside a string, all escapes) and allocating the strings
+// is most of the work of a warm check inside wasm, where an allocation costs
+// about a microsecond. The slice and the map are shared between requests;
+// the validator only reads them.
+var last struct {
+	argsRaw, envRaw []byte
+	args            []string
+	env             map[string]string
+}
+
+// args reads the args array, or takes the last one read when the bytes are
+// the same: a JSON value's text ends where the value does, so the same bytes
+// are the same value.
+func (r *reader) args() ([]string, bool) {
+	r.space()
+	if raw := last.argsRaw; raw != nil && bytes.HasPrefix(r.b[r.i:], raw) {
+		r.i += len(raw)
+		return last.args, true
+	}
+	start := r.i
+	args, ok := r.strings()
+	if ok {
+		last.argsRaw, last.args = append(last.argsRaw[:0], r.b[start:r.i]...), args
+	}
+	return args, ok
+}
+
+// env reads the env object, or takes the last one read, as args does.
+func (r *reader) env() (map[string]string, bool) {
+	r.space()
+	if raw := last.envRaw; raw != nil && bytes.HasPrefix(r.b[r.i:], raw) {
+		r.i += len(raw)
+		return last.env, true
+	}
+	start := r.i
+	env, ok := r.object()
+	if ok {
+		last.envRaw, last.env = append(last.envRaw[:0], r.b[start:r.i]...), env
+	}
+	return env, ok
+}
+
+// key reads an object key without escapes, as bytes (no allocation); a key
+// with an escape or other bytes than ASCII letters is left to
+// encoding/json, as any key but the three is.
+func (r *reader) key() ([]byte, bool) {
+	if !r.expect('"') {
+		return nil, false
+	}
+	start := r.i
+	for r.i < len(r.b) {
+		c := r.b[r.i]
+		if c == '"' {
+			r.i++
+			return r.b[start : r.i-1], true
+		}
+		if c < 'a' || c > 'z' {
+			return nil, false
+		}
+		r.i++
+	}
+	return nil, false
+}
+
+func (r *reader) object() (map[string]string, bool) {
+	if !r.expect('{') {
+		return nil, false
+	}
+	out := map[string]string{}
+	r.space()
+	if r.peek() == '}' {
+		r.i++
+		return out, true
+	}
+	for {
+		k, ok := r.str()
+		if !ok || !r.expect(':') {
+			return nil, false
+		}
+		v, ok := r.str()
+		if !ok {
+			return nil, false
+		}
+		out[k] = v
+		r.space()
+		switch r.peek() {
+		case ',':
+			r.i++
+		case '}':
+			r.i++
+			return out, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// appendResponse appends the JSON of resp to b, byte for byte what
+// json.Marshal writes.
+func appendResponse(b []byte, resp validator.Response) []byte {
+	b = append(b, `{"exit":`...)
+	b = strconv.AppendInt(b, int64(resp.Exit), 10)
+	b = append(b, `,"stdout":`...)
+	b = appendString(b, resp.Stdout)
+	b = append(b, `,"stderr":`...)
+	b = appendString(b, resp.Stderr)
+	return append(b, '}')
+}
+
+const hex = "0123456789abcdef"
+
+// appendString quotes s as encoding/json does: HTML-safe, invalid UTF-8
+// replaced by U+FFFD, U+2028 and U+2029 escaped.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
