@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tenurehq/tenure/shared/engine"
 )
@@ -153,4 +154,93 @@ func copyDir(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPowerCutSmallWrites cuts the power at every step of the writes that
+// hold no license: init (whose appliance record is the commit point),
+// first-use, and the high-water mark a later status moves. After each cut
+// the state opens, and running the command again finishes the job.
+func TestPowerCutSmallWrites(t *testing.T) {
+	is := newIssuer(t, "tenure-issuer-test")
+	e := env{now: "2026-01-05T10:00:00Z", platform: platformA}
+	later := env{now: "2026-03-06T10:00:00Z", platform: platformA}
+	initialised := testConfig(t, is.trust(t, ""))
+	cli(t, initialised, e, "", 0, "init", "--product", "edge", "--version", "0.40.0")
+
+	for _, tc := range []struct {
+		name  string
+		from  *Config // nil: an empty state directory
+		e     env
+		args  []string
+		after func(t *testing.T, cfg *Config)
+	}{
+		{"init", nil, e, []string{"init", "--product", "edge", "--version", "0.40.0"}, func(t *testing.T, cfg *Config) {
+			s := status(t, cfg, e)
+			if s.State != engine.ModeTrial || !s.Trial.Started.Equal(mustInstant(t, e.now)) {
+				t.Fatalf("after init: %+v", s)
+			}
+		}},
+		{"first-use", initialised, e, []string{"first-use"}, func(t *testing.T, cfg *Config) {
+			r, _, err := engine.OpenRequest([]byte(cli(t, cfg, e, "", 0, "request").Stdout))
+			if err != nil || r.FirstUse == nil || !r.FirstUse.Equal(mustInstant(t, e.now)) {
+				t.Fatalf("after first-use: the LRF's first use is %v (%v)", r.FirstUse, err)
+			}
+		}},
+		{"high-water", initialised, later, []string{"status", "--json"}, func(t *testing.T, cfg *Config) {
+			// The clock set back after the later run: evaluated at the mark.
+			s := status(t, cfg, e)
+			if !s.Clock.RolledBack || !s.Clock.Used.Equal(mustInstant(t, later.now)) {
+				t.Fatalf("after the high-water write, a clock set back gives %+v", s.Clock)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for n := 1; ; n++ {
+				cfg := testConfig(t, initialised.Trust)
+				if tc.from != nil {
+					copyDir(t, tc.from.Dir, cfg.Dir)
+				}
+				steps := 0
+				cutPower = func(name, step string) error {
+					steps++
+					if steps >= n {
+						return fmt.Errorf("%w at %s/%s", errPowerCut, name, step)
+					}
+					return nil
+				}
+				r := Run(cfg, Request{Args: tc.args, Env: tc.e.vars()})
+				cutPower = nil
+				if steps < n {
+					if r.Exit != 0 {
+						t.Fatalf("without a cut: exit %d: %s", r.Exit, r.Stderr)
+					}
+					tc.after(t, cfg)
+					t.Logf("%d write steps, each cut survived", n-1)
+					return
+				}
+				// After the cut the state opens: initialised, or (init cut
+				// before its commit point) plainly not, saying so.
+				s := Run(cfg, Request{Args: []string{"status", "--json"}, Env: tc.e.vars()})
+				if s.Exit != 0 && !(tc.from == nil && strings.Contains(s.Stderr, "init")) {
+					t.Fatalf("cut %d: the state does not open: exit %d: %s", n, s.Exit, s.Stderr)
+				}
+				// Running it again finishes the job (init once it committed
+				// says so, and the state is whole).
+				again := Run(cfg, Request{Args: tc.args, Env: tc.e.vars()})
+				if again.Exit != 0 && !(tc.from == nil && s.Exit == 0 && strings.Contains(again.Stderr, "already initialised")) {
+					t.Fatalf("cut %d: running %v again: exit %d: %s", n, tc.args, again.Exit, again.Stderr)
+				}
+				tc.after(t, cfg)
+			}
+		})
+	}
+}
+
+func mustInstant(t *testing.T, s string) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }
