@@ -120,7 +120,7 @@ func (c *call) backup(args []string) int {
 		return c.fail(2, "failed to encrypt the backup: %v", err)
 	}
 	c.out.Write(out.Bytes())
-	c.errOut.WriteString(fmt.Sprintf("tenure: backed up appliance %s (%d licenses); keep the passphrase apart from the file\n", b.Appliance, len(b.Licenses)))
+	c.errOut.WriteString(fmt.Sprintf("tenure: backed up appliance %s (%s); keep the passphrase apart from the file\n", b.Appliance, licenses(len(b.Licenses))))
 	return 0
 }
 
@@ -241,7 +241,7 @@ func (c *call) restoreHome(s *snapshot, b *engine.Backup) int {
 		return c.fail(2, "%v", err)
 	}
 	c.a.hw = hw
-	c.printf("restored appliance %s (%d licenses) on its own platform\n", b.Appliance, len(b.Licenses))
+	c.printf("restored appliance %s (%s) on its own platform\n", b.Appliance, licenses(len(b.Licenses)))
 	return 0
 }
 
@@ -341,6 +341,14 @@ func (c *call) restoreElsewhere(b *engine.Backup, oldVerifier string) int {
 	}
 	ends := started.Add(time.Duration(trialDays(c.a.cfg.Product)) * engine.Day)
 	c.printf("restored appliance %s from another platform as new appliance %s; trial until %s\n", b.Appliance, app.ID, ends.Format(engine.TimeFormat))
-	c.printf("its %d licenses stay on record, inactive (bound to another platform): make a request with `tenure request`, and have the vendor free the old seat by a release or reallocation\n", len(b.Licenses))
+	c.printf("%s of the backup kept on record, inactive (bound to another platform): make a request with `tenure request`, and have the vendor free the old seat by a release or reallocation\n", licenses(len(b.Licenses)))
 	return 0
+}
+
+// licenses says "1 license" or "n licenses".
+func licenses(n int) string {
+	if n == 1 {
+		return "1 license"
+	}
+	return fmt.Sprintf("%d licenses", n)
 }
