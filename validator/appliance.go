@@ -135,7 +135,9 @@ type Appliance struct {
 	platHash engine.Components
 	nowRaw   string // the last TENURE_NOW read, and its value
 	nowVal   time.Time
-	cur      call // the call in progress
+	cur      call         // the call in progress
+	checkIn  engine.Input // the check path's engine input, reused
+	memo     checkMemo    // the last checks' answers
 
 	// gen is the generation file held open, so a warm call costs one read
 	// of it and no path lookup; genOpened bounds how long a replaced file
@@ -172,10 +174,11 @@ func (a *Appliance) CryptoOps() int {
 }
 
 // refresh makes a.snap current: it compares the generation file with the one
-// last read and re-reads the state only when it changed.
-func (a *Appliance) refresh() error {
+// last read and re-reads the state only when it changed; now is the time
+// on the system clock.
+func (a *Appliance) refresh(now time.Time) error {
 	var buf [genSize]byte
-	n, err := a.generation(&buf)
+	n, err := a.generation(&buf, now)
 	if err != nil {
 		return err
 	}
@@ -200,8 +203,8 @@ const genSize = 32
 // when there is none). It is rewritten in place (see bumpGeneration), so the
 // open file shows every change; it is re-opened at least once a second in
 // case the file itself was replaced.
-func (a *Appliance) generation(buf *[genSize]byte) (int, error) {
-	if a.gen != nil && time.Since(a.genOpened) > time.Second {
+func (a *Appliance) generation(buf *[genSize]byte, now time.Time) (int, error) {
+	if a.gen != nil && now.Sub(a.genOpened) > time.Second {
 		a.gen.Close()
 		a.gen = nil
 	}
@@ -216,7 +219,7 @@ func (a *Appliance) generation(buf *[genSize]byte) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("cannot read the state directory %s: %w; the host must mount it", a.cfg.Dir, err)
 		}
-		a.gen, a.genOpened = f, time.Now()
+		a.gen, a.genOpened = f, now
 	}
 	n, err := a.gen.ReadAt(buf[:], 0)
 	if err != nil && n == 0 {

@@ -101,11 +101,13 @@ func ParseBuild(trust64, product64, floor string) (*Config, error) {
 	return cfg, nil
 }
 
-func (c *Config) now() time.Time {
+// now is the host time: Now when set, else clock, the system clock as
+// the caller read it.
+func (c *Config) now(clock time.Time) time.Time {
 	if c.Now != nil {
 		return c.Now()
 	}
-	return time.Now()
+	return clock
 }
 
 func (c *Config) rand() io.Reader {

@@ -67,3 +67,91 @@ func nextChange(in *engine.Input, t time.Time) time.Time {
 	}
 	return next
 }
+
+// checkMemo keeps the answers of the last checks: the exit code and the
+// output of each question asked, for one snapshot, platform, version and
+// cached mode. An answer depends on nothing else (the time only through
+// the mode, the state only through the snapshot), so while the time the
+// clock rule gives stays in the span the cached mode holds for, a check
+// asked again prints the same answer without building the engine's input.
+type checkMemo struct {
+	snap     *snapshot
+	mode     *modeCache
+	platKey  string
+	version  string
+	issued   time.Time // the newest issue time of the active licenses
+	answers  []checkAnswer
+	replaced int // the next answer to give way when the memo is full
+}
+
+type checkAnswer struct {
+	args []string
+	code int
+	out  string
+}
+
+// maxAnswers bounds the questions a memo keeps.
+const maxAnswers = 16
+
+// current reports whether the memo was made for c's snapshot s, platform
+// and version, and for the mode s caches now.
+func (m *checkMemo) current(c *call, s *snapshot) bool {
+	return m.snap == s && m.mode != nil && s.mode == m.mode && m.platKey == c.platKey && m.version == c.version
+}
+
+// answer returns what check printed for args, when the memo holds it and it
+// still holds at the time engine.TimeUsed gives for c.
+func (m *checkMemo) answer(c *call, s *snapshot, args []string) (int, string, bool) {
+	if !m.current(c, s) {
+		return 0, "", false
+	}
+	t := c.host
+	for _, u := range []time.Time{c.a.hw, c.a.cfg.Floor, m.issued} {
+		if u.After(t) {
+			t = u
+		}
+	}
+	t = engine.Normalize(t)
+	if t.Before(m.mode.from) || !m.mode.until.IsZero() && !t.Before(m.mode.until) {
+		return 0, "", false
+	}
+	for i := range m.answers {
+		if a := &m.answers[i]; equalWords(a.args, args) {
+			return a.code, a.out, true
+		}
+	}
+	return 0, "", false
+}
+
+// keep remembers what check printed for args, evaluated on in.
+func (m *checkMemo) keep(c *call, s *snapshot, in *engine.Input, args []string, code int, out string) {
+	if !m.current(c, s) {
+		var issued time.Time
+		for _, e := range in.Licenses {
+			if e.License != nil && e.Inactive == "" && e.License.Issued.After(issued) {
+				issued = e.License.Issued
+			}
+		}
+		clear(m.answers)
+		*m = checkMemo{snap: s, mode: s.mode, platKey: c.platKey, version: c.version, issued: issued, answers: m.answers[:0]}
+	}
+	a := checkAnswer{args: append([]string(nil), args...), code: code, out: out}
+	if len(m.answers) < maxAnswers {
+		m.answers = append(m.answers, a)
+		return
+	}
+	m.answers[m.replaced] = a
+	m.replaced = (m.replaced + 1) % maxAnswers
+}
+
+func equalWords(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

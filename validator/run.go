@@ -74,6 +74,8 @@ type call struct {
 	version  string
 	changed  bool // a record other than the clock was written
 	readOnly bool // status --at: the high-water mark stays where it is
+	reply    string
+	replied  bool // reply, not out, is what the call printed
 }
 
 type command struct {
@@ -106,7 +108,11 @@ func (a *Appliance) Run(req Request) Response {
 	a.cur = call{a: a, req: req}
 	c := &a.cur
 	code := c.run()
-	return Response{Exit: code, Stdout: c.out.String(), Stderr: c.errOut.String()}
+	stdout := c.out.String()
+	if c.replied {
+		stdout = c.reply
+	}
+	return Response{Exit: code, Stdout: stdout, Stderr: c.errOut.String()}
 }
 
 func (c *call) run() int {
@@ -141,9 +147,12 @@ func (c *call) run() int {
 
 // prepare reads the environment and brings the state up to date.
 func (c *call) prepare() error {
+	// One reading of the clock serves the host time and the generation
+	// file's age: in wasm each is a call out to the host.
+	clock := time.Now()
 	switch s := c.req.Env[EnvNow]; {
 	case s == "":
-		c.host = engine.Normalize(c.a.cfg.now())
+		c.host = engine.Normalize(c.a.cfg.now(clock))
 	case s == c.a.nowRaw:
 		c.host = c.a.nowVal
 	default:
@@ -166,7 +175,7 @@ func (c *call) prepare() error {
 		c.a.platRaw, c.a.platHash = raw, plat
 	}
 	c.plat, c.platKey = c.a.platHash, c.a.platRaw
-	if err := c.a.refresh(); err != nil {
+	if err := c.a.refresh(clock); err != nil {
 		return err
 	}
 	c.version = c.req.Env[EnvVersion]
@@ -302,7 +311,14 @@ func (c *call) ensureTrial(s *snapshot) error {
 
 // input builds the engine's input; at is nil except for status --at.
 func (c *call) input(s *snapshot, at *time.Time) *engine.Input {
-	in := &engine.Input{
+	in := new(engine.Input)
+	c.fillInput(in, s, at)
+	return in
+}
+
+// fillInput sets in to the engine's input; at is nil except for status --at.
+func (c *call) fillInput(in *engine.Input, s *snapshot, at *time.Time) {
+	*in = engine.Input{
 		Product:   c.a.cfg.Product,
 		Host:      c.host,
 		At:        at,
@@ -317,7 +333,6 @@ func (c *call) input(s *snapshot, at *time.Time) *engine.Input {
 	} else {
 		in.TrialStart = c.evalTime() // status --at on a platform not seen yet
 	}
-	return in
 }
 
 // readInput reads a document named on the command line: "-" is stdin; any

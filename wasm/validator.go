@@ -1,17 +1,21 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tenurehq/tenure/shared/engine"
+	"github.com/tenurehq/tenure/shared/wire"
 )
 
 // Environment variables the module reads; the host fills them in.
@@ -72,6 +76,12 @@ type Validator struct {
 	module   wazeroModule
 	live     *instance
 	lock     *dirLock
+
+	env   []envVar  // the environment every request carries, by name
+	envJS []byte    // env as the request's JSON object, without its closing brace
+	req   []byte    // the request being sent
+	buf   reqBuffer // the live instance's request buffer
+	stack [2]uint64 // parameters and results of the reactor's functions
 }
 
 // Open prepares a Validator: it loads and compiles the module (once per
@@ -118,6 +128,15 @@ func Open(ctx context.Context, opts Options) (*Validator, error) {
 		state: opts.State, platform: string(pj), now: opts.Now, version: opts.Version,
 		module: wazeroModule{rt, compiled}, lock: lock,
 	}
+	v.env = append(v.env, envVar{EnvPlatform, v.platform})
+	if v.now != "" {
+		v.env = append(v.env, envVar{EnvNow, v.now})
+	}
+	if v.version != "" {
+		v.env = append(v.env, envVar{EnvVersion, v.version})
+	}
+	slices.SortFunc(v.env, func(a, b envVar) int { return strings.Compare(a.name, b.name) })
+	v.envJS = appendEnv(nil, v.env)
 	if v.live, err = v.module.start(ctx, v.state); err != nil {
 		lock.close()
 		return nil, err
@@ -131,7 +150,7 @@ func (v *Validator) Close() error {
 	defer v.mu.Unlock()
 	if v.live != nil {
 		v.live.close(context.Background())
-		v.live = nil
+		v.live, v.buf = nil, reqBuffer{}
 	}
 	return v.lock.close()
 }
@@ -149,62 +168,113 @@ func (v *Validator) Call(ctx context.Context, args []string, stdin string) (Resp
 }
 
 func (v *Validator) call(ctx context.Context, args []string, stdin string, extra map[string]string) (Response, error) {
-	env := map[string]string{EnvPlatform: v.platform}
-	if v.now != "" {
-		env[EnvNow] = v.now
-	}
-	if v.version != "" {
-		env[EnvVersion] = v.version
-	}
-	for k, val := range extra {
-		env[k] = val
-	}
-	if args == nil {
-		args = []string{}
-	}
-	req, err := json.Marshal(struct {
-		Args  []string          `json:"args"`
-		Env   map[string]string `json:"env"`
-		Stdin string            `json:"stdin"`
-	}{args, env, stdin})
-	if err != nil {
-		return Response{}, fmt.Errorf("failed to encode the request: %w", err)
-	}
-
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	out, err := v.exchange(ctx, args, stdin, extra)
+	if err != nil {
+		return Response{}, err
+	}
+	return decodeResponse(out)
+}
+
+// exchange sends one request and returns the module's answer, which is only
+// valid until the next exchange. The caller holds v.mu.
+func (v *Validator) exchange(ctx context.Context, args []string, stdin string, extra map[string]string) ([]byte, error) {
+	v.req = v.appendRequest(v.req[:0], args, stdin, extra)
+	if cap(v.req) > 64<<10 {
+		defer func() { v.req = nil }() // a license or a backup is not kept
+	}
 	// Every call takes the lock, not only the obvious writers: status and
 	// check also move the high-water mark and start a new platform's trial.
 	if err := v.lock.lock(); err != nil {
-		return Response{}, err
+		return nil, err
 	}
 	defer v.lock.unlock()
 
-	in, throwaway := v.live, len(args) > 0 && (args[0] == "backup" || args[0] == "restore")
-	if throwaway || in == nil {
-		if in, err = v.module.start(ctx, v.state); err != nil {
-			return Response{}, err
+	if len(args) > 0 && (args[0] == "backup" || args[0] == "restore") {
+		in, err := v.module.start(ctx, v.state)
+		if err != nil {
+			return nil, err
 		}
-		if throwaway {
-			defer in.close(ctx)
-		} else {
-			v.live = in
-		}
+		defer in.close(ctx)
+		return in.invoke(ctx, v.req)
 	}
-	out, err := in.invoke(ctx, req)
+	if v.live == nil {
+		in, err := v.module.start(ctx, v.state)
+		if err != nil {
+			return nil, err
+		}
+		v.live, v.buf = in, reqBuffer{}
+	}
+	out, err := v.invokeLive(ctx, v.req)
 	if err != nil {
 		// A trapped Go runtime cannot be resumed: start afresh next time.
-		if in == v.live {
-			in.close(ctx)
-			v.live = nil
+		v.live.close(ctx)
+		v.live, v.buf = nil, reqBuffer{}
+		return nil, err
+	}
+	return out, nil
+}
+
+// A reqBuffer is a request buffer the live instance gave, kept from call to
+// call: a buffer stays the host's until tenure_free, so a warm call needs no
+// tenure_alloc and no tenure_free.
+type reqBuffer struct {
+	ptr, size uint32
+}
+
+// invokeLive is [instance.invoke] on the live instance, through the kept
+// buffer and without copying the response out: it is read in place, before
+// the next call.
+func (v *Validator) invokeLive(ctx context.Context, req []byte) (_ []byte, err error) {
+	in := v.live
+	stack := v.stack[:]
+	if v.buf.ptr == 0 || int(v.buf.size) < len(req) {
+		if v.buf.ptr != 0 {
+			stack[0] = uint64(v.buf.ptr)
+			v.buf = reqBuffer{}
+			if err := in.free.CallWithStack(ctx, stack); err != nil {
+				return nil, in.trapped("tenure_free", err)
+			}
 		}
-		return Response{}, err
+		size := max(uint32(len(req)), 1024)
+		stack[0] = uint64(size)
+		if err := in.alloc.CallWithStack(ctx, stack); err != nil {
+			return nil, in.trapped("tenure_alloc", err)
+		}
+		ptr := uint32(stack[0])
+		if ptr == 0 {
+			return nil, fmt.Errorf("the validator module could not allocate %d bytes", size)
+		}
+		if size > 64<<10 {
+			// A large buffer is not kept: it is given back after the
+			// call.
+			defer func() {
+				if err == nil && v.buf.ptr == ptr {
+					stack[0] = uint64(ptr)
+					v.buf = reqBuffer{}
+					in.free.CallWithStack(ctx, stack)
+				}
+			}()
+		}
+		v.buf = reqBuffer{ptr: ptr, size: size}
 	}
-	var resp Response
-	if err := json.Unmarshal(out, &resp); err != nil {
-		return Response{}, fmt.Errorf("the validator module answered something other than a response: %w", err)
+	if !in.mod.Memory().Write(v.buf.ptr, req) {
+		return nil, fmt.Errorf("the validator module gave a buffer outside its memory (%#x)", v.buf.ptr)
 	}
-	return resp, nil
+	stack[0], stack[1] = uint64(v.buf.ptr), uint64(len(req))
+	if err := in.callFn.CallWithStack(ctx, stack); err != nil {
+		return nil, in.trapped("tenure_call", err)
+	}
+	p, n := uint32(stack[0]>>32), uint32(stack[0])
+	if n > maxResponse {
+		return nil, fmt.Errorf("the validator module answered %d bytes; the limit is %d", n, maxResponse)
+	}
+	out, ok := in.mod.Memory().Read(p, n)
+	if !ok {
+		return nil, fmt.Errorf("the validator module answered outside its memory (%#x+%d)", p, n)
+	}
+	return out, nil
 }
 
 // MemorySize is the size in bytes of the live instance's linear memory.
@@ -302,7 +372,19 @@ func (v *Validator) CheckConfigChange(ctx context.Context) (bool, error) {
 }
 
 func (v *Validator) check(ctx context.Context, args ...string) (bool, error) {
-	r, err := v.call(ctx, args, "", nil)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out, err := v.exchange(ctx, args, "", nil)
+	if err != nil {
+		return false, err
+	}
+	switch responseExit(out) {
+	case 0:
+		return true, nil
+	case 1:
+		return false, nil
+	}
+	r, err := decodeResponse(out)
 	if err != nil {
 		return false, err
 	}
@@ -333,4 +415,179 @@ func (v *Validator) Backup(ctx context.Context, passphrase string) ([]byte, erro
 // record as inactive.
 func (v *Validator) Restore(ctx context.Context, passphrase string, backup []byte) (string, error) {
 	return v.run(ctx, string(backup), map[string]string{EnvPassphrase: passphrase}, "restore")
+}
+
+// The request and the response JSON are written and read by hand: a warm
+// check is a few microseconds of work, and a map, reflection and
+// encoding/json's scanner cost more than that. Anything the reader does not
+// recognise goes to encoding/json.
+
+// An envVar is one variable of a request's environment.
+type envVar struct{ name, value string }
+
+// appendEnv appends the JSON object of env, sorted by name, without its
+// closing brace.
+func appendEnv(b []byte, env []envVar) []byte {
+	b = append(b, '{')
+	for i, e := range env {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = wire.AppendString(b, e.name, false)
+		b = append(b, ':')
+		b = wire.AppendString(b, e.value, false)
+	}
+	return b
+}
+
+// appendRequest appends the request JSON: what json.Marshal writes for
+// {"args", "env", "stdin"} with the env as a map, without its HTML escapes.
+func (v *Validator) appendRequest(b []byte, args []string, stdin string, extra map[string]string) []byte {
+	b = append(b, `{"args":[`...)
+	for i, a := range args {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = wire.AppendString(b, a, false)
+	}
+	b = append(b, `],"env":`...)
+	if len(extra) == 0 {
+		b = append(b, v.envJS...)
+	} else {
+		env := slices.Clone(v.env)
+		for k, val := range extra {
+			i := slices.IndexFunc(env, func(e envVar) bool { return e.name == k })
+			if i >= 0 {
+				env[i].value = val
+			} else {
+				env = append(env, envVar{k, val})
+			}
+		}
+		slices.SortFunc(env, func(a, b envVar) int { return strings.Compare(a.name, b.name) })
+		b = appendEnv(b, env)
+	}
+	b = append(b, `},"stdin":`...)
+	b = wire.AppendString(b, stdin, false)
+	return append(b, '}')
+}
+
+// responsePrefix is how every response of the reactor starts.
+const responsePrefix = `{"exit":`
+
+// responseExit returns the exit code of a response the reactor wrote, or -1
+// when it does not start as one.
+func responseExit(b []byte) int {
+	if len(b) < len(responsePrefix)+2 || string(b[:len(responsePrefix)]) != responsePrefix {
+		return -1
+	}
+	if c, next := b[len(responsePrefix)], b[len(responsePrefix)+1]; c >= '0' && c <= '9' && next == ',' {
+		return int(c - '0')
+	}
+	return -1
+}
+
+// decodeResponse reads a response as json.Unmarshal does.
+func decodeResponse(b []byte) (Response, error) {
+	if r, ok := fastResponse(b); ok {
+		return r, nil
+	}
+	var r Response
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Response{}, fmt.Errorf("the validator module answered something other than a response: %w", err)
+	}
+	return r, nil
+}
+
+// fastResponse reads {"exit":N,"stdout":"...","stderr":"..."} with no white
+// space, N a small number, and strings of valid UTF-8 with escapes other
+// than surrogates; ok is false for anything else.
+func fastResponse(b []byte) (r Response, ok bool) {
+	const stdout, stderr = `,"stdout":`, `,"stderr":`
+	if !bytes.HasPrefix(b, []byte(responsePrefix)) {
+		return r, false
+	}
+	i := len(responsePrefix)
+	digits := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		r.Exit = r.Exit*10 + int(b[i]-'0')
+		digits++
+	}
+	if digits == 0 || digits > 6 || (digits > 1 && b[len(responsePrefix)] == '0') || !bytes.HasPrefix(b[i:], []byte(stdout)) {
+		return r, false
+	}
+	if r.Stdout, i, ok = jsonString(b, i+len(stdout)); !ok || !bytes.HasPrefix(b[i:], []byte(stderr)) {
+		return r, false
+	}
+	if r.Stderr, i, ok = jsonString(b, i+len(stderr)); !ok || i != len(b)-1 || b[i] != '}' {
+		return r, false
+	}
+	return r, true
+}
+
+// jsonString reads the JSON string at b[i:] and returns it and the index
+// after it.
+func jsonString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	i++
+	start := i
+	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+		i++
+	}
+	if i < len(b) && b[i] == '"' {
+		if !utf8.Valid(b[start:i]) {
+			return "", 0, false
+		}
+		return string(b[start:i]), i + 1, true
+	}
+	out := append([]byte(nil), b[start:i]...)
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			if !utf8.Valid(out) {
+				return "", 0, false
+			}
+			return string(out), i + 1, true
+		case c < 0x20:
+			return "", 0, false
+		case c != '\\':
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", 0, false
+		}
+		switch e := b[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			if i+6 > len(b) {
+				return "", 0, false
+			}
+			n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 32)
+			if err != nil || n >= 0xd800 && n < 0xe000 || b[i+2] == '+' || b[i+2] == '-' {
+				return "", 0, false
+			}
+			out = utf8.AppendRune(out, rune(n))
+			i += 6
+			continue
+		default:
+			return "", 0, false
+		}
+		i += 2
+	}
+	return "", 0, false
 }

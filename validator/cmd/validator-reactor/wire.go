@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/tenurehq/tenure/shared/wire"
 	"github.com/tenurehq/tenure/validator"
 )
 
@@ -317,64 +318,8 @@ func appendResponse(b []byte, resp validator.Response) []byte {
 	b = append(b, `{"exit":`...)
 	b = strconv.AppendInt(b, int64(resp.Exit), 10)
 	b = append(b, `,"stdout":`...)
-	b = appendString(b, resp.Stdout)
+	b = wire.AppendString(b, resp.Stdout, true)
 	b = append(b, `,"stderr":`...)
-	b = appendString(b, resp.Stderr)
+	b = wire.AppendString(b, resp.Stderr, true)
 	return append(b, '}')
-}
-
-const hex = "0123456789abcdef"
-
-// appendString quotes s as encoding/json does: HTML-safe, invalid UTF-8
-// replaced by U+FFFD, U+2028 and U+2029 escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
