@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tenurehq/tenure/shared/engine"
 	"github.com/tenurehq/tenure/shared/wire"
@@ -515,79 +514,11 @@ func fastResponse(b []byte) (r Response, ok bool) {
 	if digits == 0 || digits > 6 || (digits > 1 && b[len(responsePrefix)] == '0') || !bytes.HasPrefix(b[i:], []byte(stdout)) {
 		return r, false
 	}
-	if r.Stdout, i, ok = jsonString(b, i+len(stdout)); !ok || !bytes.HasPrefix(b[i:], []byte(stderr)) {
+	if r.Stdout, i, ok = wire.ReadString(b, i+len(stdout)); !ok || !bytes.HasPrefix(b[i:], []byte(stderr)) {
 		return r, false
 	}
-	if r.Stderr, i, ok = jsonString(b, i+len(stderr)); !ok || i != len(b)-1 || b[i] != '}' {
+	if r.Stderr, i, ok = wire.ReadString(b, i+len(stderr)); !ok || i != len(b)-1 || b[i] != '}' {
 		return r, false
 	}
 	return r, true
-}
-
-// jsonString reads the JSON string at b[i:] and returns it and the index
-// after it.
-func jsonString(b []byte, i int) (string, int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return "", 0, false
-	}
-	i++
-	start := i
-	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
-		i++
-	}
-	if i < len(b) && b[i] == '"' {
-		if !utf8.Valid(b[start:i]) {
-			return "", 0, false
-		}
-		return string(b[start:i]), i + 1, true
-	}
-	out := append([]byte(nil), b[start:i]...)
-	for i < len(b) {
-		c := b[i]
-		switch {
-		case c == '"':
-			if !utf8.Valid(out) {
-				return "", 0, false
-			}
-			return string(out), i + 1, true
-		case c < 0x20:
-			return "", 0, false
-		case c != '\\':
-			out = append(out, c)
-			i++
-			continue
-		}
-		if i+1 >= len(b) {
-			return "", 0, false
-		}
-		switch e := b[i+1]; e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			if i+6 > len(b) {
-				return "", 0, false
-			}
-			n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 32)
-			if err != nil || n >= 0xd800 && n < 0xe000 || b[i+2] == '+' || b[i+2] == '-' {
-				return "", 0, false
-			}
-			out = utf8.AppendRune(out, rune(n))
-			i += 6
-			continue
-		default:
-			return "", 0, false
-		}
-		i += 2
-	}
-	return "", 0, false
 }

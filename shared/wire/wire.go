@@ -5,7 +5,10 @@
 // so either side may still read them with encoding/json.
 package wire
 
-import "unicode/utf8"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 const hex = "0123456789abcdef"
 
@@ -63,4 +66,76 @@ func AppendString(b []byte, s string, escapeHTML bool) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// ReadString reads the JSON string that starts at b[i] (its opening quote)
+// and returns it and the index after its closing quote. It reads the forms
+// AppendString writes and the usual escapes; anything else (a surrogate
+// \u escape, invalid UTF-8, a control character) is not ok, and the caller
+// leaves the whole document to encoding/json, so what is accepted and how it
+// is refused stay encoding/json's.
+func ReadString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	i++
+	start := i
+	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+		i++
+	}
+	if i < len(b) && b[i] == '"' {
+		if !utf8.Valid(b[start:i]) {
+			return "", 0, false
+		}
+		return string(b[start:i]), i + 1, true
+	}
+	out := append([]byte(nil), b[start:i]...)
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			if !utf8.Valid(out) {
+				return "", 0, false
+			}
+			return string(out), i + 1, true
+		case c < 0x20:
+			return "", 0, false
+		case c != '\\':
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", 0, false
+		}
+		switch e := b[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			if i+6 > len(b) {
+				return "", 0, false
+			}
+			n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 32)
+			if err != nil || n >= 0xd800 && n < 0xe000 || b[i+2] == '+' || b[i+2] == '-' {
+				return "", 0, false
+			}
+			out = utf8.AppendRune(out, rune(n))
+			i += 6
+			continue
+		default:
+			return "", 0, false
+		}
+		i += 2
+	}
+	return "", 0, false
 }

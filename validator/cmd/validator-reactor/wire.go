@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/tenurehq/tenure/shared/wire"
 	"github.com/tenurehq/tenure/validator"
@@ -119,68 +118,14 @@ func (r *reader) expect(c byte) bool {
 	return true
 }
 
-// str reads a string. Escapes other than \" \\ \/ \b \f \n \r \t, and
-// invalid UTF-8, are left to encoding/json.
+// str reads a string; wire.ReadString leaves the unusual to encoding/json.
 func (r *reader) str() (string, bool) {
-	if !r.expect('"') {
-		return "", false
+	r.space()
+	s, next, ok := wire.ReadString(r.b, r.i)
+	if ok {
+		r.i = next
 	}
-	start := r.i
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		switch {
-		case c == '"':
-			s := r.b[start:r.i]
-			r.i++
-			return string(s), utf8.Valid(s)
-		case c == '\\':
-			return r.escaped(start)
-		case c < 0x20:
-			return "", false
-		}
-		r.i++
-	}
-	return "", false
-}
-
-// escaped reads the rest of a string from its first backslash on.
-func (r *reader) escaped(start int) (string, bool) {
-	out := append([]byte(nil), r.b[start:r.i]...)
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		switch {
-		case c == '"':
-			r.i++
-			return string(out), utf8.Valid(out)
-		case c < 0x20:
-			return "", false
-		case c != '\\':
-			out = append(out, c)
-			r.i++
-			continue
-		}
-		if r.i+1 >= len(r.b) {
-			return "", false
-		}
-		switch e := r.b[r.i+1]; e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		default:
-			return "", false
-		}
-		r.i += 2
-	}
-	return "", false
+	return s, ok
 }
 
 func (r *reader) strings() ([]string, bool) {
