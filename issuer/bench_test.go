@@ -4,22 +4,20 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tenurehq/tenure/issuer"
+	"github.com/tenurehq/tenure/issuer/internal/issuertest"
 	"github.com/tenurehq/tenure/issuer/internal/signer"
 	"github.com/tenurehq/tenure/issuer/internal/store/bolt"
 	"github.com/tenurehq/tenure/shared/engine"
@@ -65,7 +63,7 @@ func BenchmarkActivations(b *testing.B) {
 	bodies := make([][]byte, b.N)
 	now := time.Now()
 	for i := range bodies {
-		lrf := benchLRF(b, i, now)
+		lrf := issuertest.FirstLRF(b, i, now)
 		if bodies[i], err = json.Marshal(map[string]string{"contract": "IC-BENCH", "request": lrf}); err != nil {
 			b.Fatal(err)
 		}
@@ -130,34 +128,6 @@ func benchContract(b *testing.B, client *http.Client, url, admin string, seats i
 		b.Fatalf("order: status %d: %s", resp.StatusCode, out)
 	}
 	return answer.Token
-}
-
-// benchLRF makes appliance n's first request, as `tenure request` prints it.
-func benchLRF(b *testing.B, n int, now time.Time) string {
-	b.Helper()
-	id := fmt.Sprintf("A-%08d", n)
-	skey, vkey, err := engine.GenerateKey(rand.Reader, id)
-	if err != nil {
-		b.Fatal(err)
-	}
-	device, err := note.NewSigner(skey)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ident, err := age.GenerateX25519Identity()
-	if err != nil {
-		b.Fatal(err)
-	}
-	platform := engine.HashPlatform("edge", map[string]string{"machine_id": fmt.Sprintf("m-%d", n),
-		"dmi_uuid": fmt.Sprintf("u-%d", n), "mac:eth0": fmt.Sprintf("02:42:ac:11:%02x:%02x", n/256%256, n%256)})
-	r := &engine.Request{Appliance: id, Platform: platform, Product: "edge", Version: "0.40.0", DeviceKey: vkey,
-		Recipient: ident.Recipient().String(), TrialStart: engine.Normalize(now.Add(-72 * time.Hour)), Mode: engine.ModeTrial,
-		Installed: []string{}, Sequence: 1, Created: engine.Normalize(now), Nonce: strings.ToLower(rand.Text())}
-	text, err := engine.SignRequest(r, device)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return string(text)
 }
 
 func benchPost(client *http.Client, url, token string, body []byte) (int, []byte, error) {

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tenurehq/tenure/issuer"
+	"github.com/tenurehq/tenure/issuer/internal/issuertest"
 	"github.com/tenurehq/tenure/issuer/internal/store/bolt"
 	"github.com/tenurehq/tenure/shared/engine"
 )
@@ -73,25 +73,8 @@ func FuzzAPI(f *testing.F) {
 		}
 	}
 	// A real LRF, so the fuzzer starts inside the activation path.
-	dkey, dvkey, err := engine.GenerateKey(rand.Reader, "A-00000001")
-	if err != nil {
-		f.Fatal(err)
-	}
-	device, err := note.NewSigner(dkey)
-	if err != nil {
-		f.Fatal(err)
-	}
-	ident, err := age.GenerateX25519Identity()
-	if err != nil {
-		f.Fatal(err)
-	}
-	lrf, err := engine.SignRequest(&engine.Request{Appliance: "A-00000001", Platform: engine.HashPlatform("edge", map[string]string{"machine_id": "m-1"}),
-		Product: "edge", Version: "0.40.0", DeviceKey: dvkey, Recipient: ident.Recipient().String(), TrialStart: now.Add(-72 * time.Hour),
-		Mode: engine.ModeTrial, Installed: []string{}, Sequence: 1, Created: now, Nonce: "fuzz-nonce-0000001"}, device)
-	if err != nil {
-		f.Fatal(err)
-	}
-	activation, _ := json.Marshal(map[string]string{"contract": "IC-1", "request": string(lrf)})
+	lrf := issuertest.FirstLRF(f, 1, now)
+	activation, _ := json.Marshal(map[string]string{"contract": "IC-1", "request": lrf})
 	f.Add(uint8(2), uint8(1), activation)
 	f.Add(uint8(2), uint8(1), []byte(`{"contract":"IC-1","request":"-----BEGIN TENURE LICENSE REQUEST-----\nAAAA\n-----END TENURE LICENSE REQUEST-----\n"}`))
 	f.Add(uint8(2), uint8(1), []byte(`{"contract":"IC-1","request":"x","effective":"2026-02-01"}`))

@@ -187,7 +187,7 @@ type device struct {
 	seq      uint64
 }
 
-func newDevice(t *testing.T, n int) *device {
+func newDevice(t testing.TB, n int) *device {
 	t.Helper()
 	id := fmt.Sprintf("A-%08d", n)
 	skey, vkey, err := engine.GenerateKey(rand.Reader, id)
@@ -203,7 +203,7 @@ func newDevice(t *testing.T, n int) *device {
 		t.Fatal(err)
 	}
 	return &device{id: id, signer: s, vkey: vkey, identity: ident,
-		raw: map[string]string{"machine_id": fmt.Sprintf("m-%d", n), "dmi_uuid": fmt.Sprintf("u-%d", n), "mac:eth0": fmt.Sprintf("02:42:ac:11:00:%02x", n%256)}}
+		raw: map[string]string{"machine_id": fmt.Sprintf("m-%d", n), "dmi_uuid": fmt.Sprintf("u-%d", n), "mac:eth0": fmt.Sprintf("02:42:ac:11:%02x:%02x", n/256%256, n%256)}}
 }
 
 func (d *device) platform() engine.Components { return engine.HashPlatform("edge", d.raw) }
@@ -212,18 +212,36 @@ func (d *device) platform() engine.Components { return engine.HashPlatform("edge
 // edit before signing.
 func (d *device) lrf(e *env, edit ...func(*engine.Request)) string {
 	e.t.Helper()
+	return d.request(e.t, e.clock(), edit...)
+}
+
+func (d *device) request(t testing.TB, now time.Time, edit ...func(*engine.Request)) string {
+	t.Helper()
 	d.seq++
+	trial := t0
+	if now.Before(trial) {
+		trial = now
+	}
+	trial = trial.Add(-72 * time.Hour)
 	r := &engine.Request{Appliance: d.id, Platform: d.platform(), Product: "edge", Version: "0.40.0", DeviceKey: d.vkey,
-		Recipient: d.identity.Recipient().String(), TrialStart: t0.Add(-72 * time.Hour), Mode: engine.ModeTrial,
-		Installed: []string{}, Sequence: d.seq, Created: e.clock(), Nonce: strings.ToLower(rand.Text())}
+		Recipient: d.identity.Recipient().String(), TrialStart: trial, Mode: engine.ModeTrial,
+		Installed: []string{}, Sequence: d.seq, Created: now, Nonce: strings.ToLower(rand.Text())}
 	for _, f := range edit {
 		f(r)
 	}
 	text, err := engine.SignRequest(r, d.signer)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return string(text)
+}
+
+// FirstLRF makes appliance n's first request, created at now and signed by
+// a fresh device key, as `tenure request` prints it: for benchmarks and
+// fuzzing of the issuer.
+func FirstLRF(t testing.TB, n int, now time.Time) string {
+	t.Helper()
+	return newDevice(t, n).request(t, engine.Normalize(now))
 }
 
 func (d *device) receipt(e *env, contract string, ids []string) string {
