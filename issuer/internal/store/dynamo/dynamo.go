@@ -873,20 +873,26 @@ func (s *Store) transact(ctx context.Context, steps []step) error {
 	}
 }
 
+// contractItems makes the items every contract write puts: the contract,
+// its revision and the ledger row, numbered by the contract's sequence.
+func (s *Store) contractItems(ctx context.Context, c *store.Contract, rev *store.Revision, e *store.Entry) (ci, ri, ei item, seq uint64, err error) {
+	if seq, err = s.sequence(ctx, e.Contract, 1); err != nil {
+		return nil, nil, nil, 0, err
+	}
+	if ci, err = contractItem(c); err != nil {
+		return nil, nil, nil, 0, err
+	}
+	if ri, err = record(contractPK(rev.Contract), pRevision+num(uint64(rev.Number)), "revision", rev); err != nil {
+		return nil, nil, nil, 0, err
+	}
+	if ei, err = entryItem(e, seq); err != nil {
+		return nil, nil, nil, 0, err
+	}
+	return ci, ri, ei, seq, nil
+}
+
 func (s *Store) CreateContract(ctx context.Context, c *store.Contract, tokenHash string, rev *store.Revision, e *store.Entry) error {
-	seq, err := s.sequence(ctx, e.Contract, 1)
-	if err != nil {
-		return err
-	}
-	ci, err := contractItem(c)
-	if err != nil {
-		return err
-	}
-	ri, err := record(contractPK(rev.Contract), pRevision+num(uint64(rev.Number)), "revision", rev)
-	if err != nil {
-		return err
-	}
-	ei, err := entryItem(e, seq)
+	ci, ri, ei, seq, err := s.contractItems(ctx, c, rev, e)
 	if err != nil {
 		return err
 	}
@@ -905,19 +911,7 @@ func (s *Store) CreateContract(ctx context.Context, c *store.Contract, tokenHash
 }
 
 func (s *Store) UpdateContract(ctx context.Context, c *store.Contract, rev *store.Revision, e *store.Entry) error {
-	seq, err := s.sequence(ctx, e.Contract, 1)
-	if err != nil {
-		return err
-	}
-	ci, err := contractItem(c)
-	if err != nil {
-		return err
-	}
-	ri, err := record(contractPK(rev.Contract), pRevision+num(uint64(rev.Number)), "revision", rev)
-	if err != nil {
-		return err
-	}
-	ei, err := entryItem(e, seq)
+	ci, ri, ei, seq, err := s.contractItems(ctx, c, rev, e)
 	if err != nil {
 		return err
 	}
