@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,10 +32,6 @@ type activationAnswer struct {
 	Appliance string    `json:"appliance"`
 }
 
-func answerFor(l *store.License) *activationAnswer {
-	return &activationAnswer{ID: l.ID, License: string(l.Sealed), Reason: l.Reason, From: l.From, Until: l.Until, Appliance: l.Appliance}
-}
-
 // FreshnessSlack is how far ahead of the issuer's clock a document's
 // created time may be: clocks drift, but an LRF from tomorrow is a clock set
 // forward. Age does not matter; air-gapped sites are slow.
@@ -44,43 +41,30 @@ const FreshnessSlack = 24 * time.Hour
 // seat retaken, the binding changed) is decided again from fresh records.
 const conflictRetries = 4
 
-func (s *Server) activate(w http.ResponseWriter, r *http.Request) {
-	var in activationBody
-	who, err := s.start(w, r, "request", &in)
+// licenseID returns "L-" and 26 random base32 characters (130 bits).
+func licenseID() string { return "L-" + rand.Text() }
+
+// activate is POST /v1/activations: an LRF in, a license sealed to the
+// appliance out.
+func (s *Server) activate(ctx context.Context, c *call, in *activationBody) (*answer, *store.Entry, error) {
+	a, err := s.prepare(ctx, c.who, in)
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	a, err := s.prepare(r.Context(), who, &in)
-	if err != nil {
-		if a != nil {
-			s.record(r.Context(), a.entry, err)
+		if a == nil {
+			return nil, nil, err
 		}
-		s.fail(w, r, err)
-		return
+		return nil, &a.entry, err
 	}
 	for attempt := range conflictRetries {
-		var status int
-		var out *activationAnswer
-		status, out, err = s.issue(r.Context(), a, attempt > 0)
+		ans, replay, err := s.issue(ctx, a, attempt > 0)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
 		if err != nil {
-			break
+			return nil, &a.entry, err
 		}
-		s.log.Info("activation", "contract", a.contract.ID, "appliance", a.req.Appliance, "license", out.ID, "reason", out.Reason, "status", status)
-		s.reply(w, status, out)
-		return
+		return ans, replay, nil
 	}
-	if errors.Is(err, store.ErrConflict) {
-		err = problem(http.StatusConflict, "conflict", "the contract's records kept changing during this activation; send the request again")
-	}
-	var ae *apiError
-	if errors.As(err, &ae) {
-		s.record(r.Context(), a.entry, err)
-	}
-	s.fail(w, r, err)
+	return nil, &a.entry, problem(http.StatusConflict, "conflict", "the contract's records kept changing during this activation; send the request again")
 }
 
 // activation is a request that passed the checks that need no records of the
@@ -96,9 +80,11 @@ type activation struct {
 	entry     store.Entry
 }
 
-// prepare runs the checks up to 403, and builds the ledger entry for the
-// rest; it returns the activation with an error when the refusal is to be
-// recorded.
+// prepare parses the body and the LRF (400, 413) and runs the checks up to
+// 403 and the contract's 404, so that nothing is read of an appliance for a
+// caller that may not act for its contract. It builds the ledger entry for
+// the rest, and returns the activation with an error when the refusal is to
+// be recorded.
 func (s *Server) prepare(ctx context.Context, who caller, in *activationBody) (*activation, error) {
 	if in.Contract == "" || in.Request == "" {
 		return nil, problem(http.StatusBadRequest, "malformed", "the body needs \"contract\" and \"request\" (the LRF text `tenure request` prints)")
@@ -124,8 +110,8 @@ func (s *Server) prepare(ctx context.Context, who caller, in *activationBody) (*
 	a.req, a.key = req, hashHex(signed)
 	a.entry = store.Entry{Contract: in.Contract, Actor: who.actor(), Action: "activation", Outcome: store.Accepted,
 		Appliance: req.Appliance, Request: a.key}
-	if !who.may(in.Contract) {
-		return a, problem(http.StatusForbidden, "forbidden", "this token is for contract %s, not %s", who.contract, in.Contract)
+	if err := who.mayAct(in.Contract); err != nil {
+		return a, err
 	}
 	c, err := s.contract(ctx, in.Contract)
 	if err != nil {
@@ -139,13 +125,14 @@ func (s *Server) prepare(ctx context.Context, who caller, in *activationBody) (*
 	return a, nil
 }
 
-// issue decides and stores one activation. It returns store.ErrConflict
-// when a concurrent write changed the records it decided from; retry says
-// this attempt follows one.
-func (s *Server) issue(ctx context.Context, a *activation, retry bool) (int, *activationAnswer, error) {
+// issue decides and stores one activation, step by step: a replay, the
+// rules, the identity, the history, the sequence, the decision, the license.
+// It returns store.ErrConflict when a concurrent write changed the records it
+// decided from; retry says this attempt follows one. A replay comes with its
+// ledger row; a new license's row is written with it.
+func (s *Server) issue(ctx context.Context, a *activation, retry bool) (*answer, *store.Entry, error) {
 	now := s.clock()
-	a.entry.At = now
-	req, p := a.req, a.product
+	a.entry.At, a.entry.Anomaly = now, ""
 	// The first attempt decides from the contract prepare has just read; a
 	// retry follows a concurrent change and reads it again. Either way the
 	// store checks the seats again when it writes.
@@ -153,172 +140,285 @@ func (s *Server) issue(ctx context.Context, a *activation, retry bool) (int, *ac
 	if retry {
 		var err error
 		if c, err = s.contract(ctx, c.ID); err != nil {
-			return 0, nil, err
+			return nil, nil, err
 		}
 	}
-
-	// An idempotent replay answers before any rule: the appliance lost the
-	// answer, not the right to it.
-	idem, err := s.store.Idempotent(ctx, c.ID, a.key)
-	switch {
-	case err == nil:
-		l, err := s.store.License(ctx, idem.License)
+	if l, err := s.replay(ctx, a, c); l != nil || err != nil {
 		if err != nil {
-			return 0, nil, fmt.Errorf("license %s of an idempotency record: %w", idem.License, err)
-		}
-		if l.Released != nil {
-			return 0, nil, problem(http.StatusConflict, "conflict", "this request was answered with license %s, released %s; make a new request with `tenure request`", l.ID, l.Released.Format(engine.TimeFormat))
-		}
-		if idem.Effective != a.given {
-			return 0, nil, problem(http.StatusConflict, "conflict", "this request was answered with license %s for effective date %q; send it with the same effective date, or make a new request", l.ID, idem.Effective)
+			return nil, nil, err
 		}
 		e := a.entry
 		e.Status, e.License, e.Reason = http.StatusOK, l.ID, "replay"
-		s.record(ctx, e, nil)
-		return http.StatusOK, answerFor(l), nil
-	case !errors.Is(err, store.ErrNotFound):
-		return 0, nil, err
+		return s.answered(a, http.StatusOK, l), &e, nil
 	}
+	if err := a.checkRules(c, now); err != nil {
+		return nil, nil, err
+	}
+	b, err := s.checkIdentity(ctx, a, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := s.checkHistory(ctx, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A restore counts from the sequence of the backup it was restored
+	// from; its history, not its sequence, tells it from an old request.
+	if v.standing != restore {
+		if err := a.checkSequence(b); err != nil {
+			return nil, nil, err
+		}
+	}
+	op, d, err := s.decide(ctx, a, c, b, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	op.History = v.next
+	l, err := s.commit(ctx, a, c, b, op, d, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.answered(a, http.StatusCreated, l), nil, nil
+}
 
-	// Rules (422).
+// answered logs an activation's license and answers it.
+func (s *Server) answered(a *activation, status int, l *store.License) *answer {
+	s.log.Info("activation", "contract", a.contract.ID, "appliance", a.req.Appliance, "license", l.ID, "reason", l.Reason, "status", status)
+	return &answer{status, &activationAnswer{ID: l.ID, License: string(l.Sealed), Reason: l.Reason, From: l.From, Until: l.Until, Appliance: l.Appliance}}
+}
+
+// replay returns the license this LRF already got from the contract, if it
+// got one. A replay answers before any rule: the appliance lost the answer,
+// not the right to it. It is refused only when that license was released,
+// or when the request now asks for another effective date.
+func (s *Server) replay(ctx context.Context, a *activation, c *store.Contract) (*store.License, error) {
+	idem, err := s.store.Idempotent(ctx, c.ID, a.key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	l, err := s.store.License(ctx, idem.License)
+	if err != nil {
+		return nil, fmt.Errorf("license %s of an idempotency record: %w", idem.License, err)
+	}
+	if l.Released != nil {
+		return nil, problem(http.StatusConflict, "conflict", "this request was answered with license %s, released %s; make a new request with `tenure request`", l.ID, l.Released.Format(engine.TimeFormat))
+	}
+	if idem.Effective != a.given {
+		return nil, problem(http.StatusConflict, "conflict", "this request was answered with license %s for effective date %q; send it with the same effective date, or make a new request", l.ID, idem.Effective)
+	}
+	return l, nil
+}
+
+// checkRules is the 422 of a request the contract's rules refuse, checked
+// before any seat or identity so that a refusal says what the vendor must
+// change, not what the appliance must.
+func (a *activation) checkRules(c *store.Contract, now time.Time) error {
+	req, p := a.req, a.product
 	switch {
 	case c.Status != "active":
-		return 0, nil, problem(http.StatusUnprocessableEntity, "refused", "contract %s is %s; it issues no licenses until it is reinstated", c.ID, c.Status)
+		return problem(http.StatusUnprocessableEntity, "refused", "contract %s is %s; it issues no licenses until it is reinstated", c.ID, c.Status)
 	case req.Product != c.Product:
-		return 0, nil, problem(http.StatusUnprocessableEntity, "refused", "the request is for product %s, contract %s is for %s; send it to a contract for %s", req.Product, c.ID, c.Product, req.Product)
+		return problem(http.StatusUnprocessableEntity, "refused", "the request is for product %s, contract %s is for %s; send it to a contract for %s", req.Product, c.ID, c.Product, req.Product)
 	case p.MinVersion != "" && engine.CompareVersions(req.Version, p.MinVersion) < 0:
-		return 0, nil, problem(http.StatusUnprocessableEntity, "refused", "the appliance runs %s %s; licenses need %s or later: upgrade the software, then make a new request", p.ID, req.Version, p.MinVersion)
+		return problem(http.StatusUnprocessableEntity, "refused", "the appliance runs %s %s; licenses need %s or later: upgrade the software, then make a new request", p.ID, req.Version, p.MinVersion)
 	case req.Created.After(now.Add(FreshnessSlack)):
-		return 0, nil, problem(http.StatusUnprocessableEntity, "refused", "the request was created %s, more than a day after the issuer's clock (%s); check the appliance's clock and make a new request", req.Created.Format(engine.TimeFormat), now.Format(engine.TimeFormat))
+		return problem(http.StatusUnprocessableEntity, "refused", "the request was created %s, more than a day after the issuer's clock (%s); check the appliance's clock and make a new request", req.Created.Format(engine.TimeFormat), now.Format(engine.TimeFormat))
 	}
+	return nil
+}
 
-	// Identity and sequence (409).
+// checkIdentity returns the appliance's binding (nil for a new appliance)
+// after the 409s of identity: the first activation pinned the device key and
+// the platform, so a copied state cannot take a second seat. A released seat
+// pins nothing until it is taken again. Each refusal carries its anomaly for
+// the ledger, as does an LRF that still lists released licenses.
+func (s *Server) checkIdentity(ctx context.Context, a *activation, c *store.Contract) (*store.Binding, error) {
+	req := a.req
 	b, err := s.store.Binding(ctx, c.ID, req.Appliance)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return 0, nil, err
+		return nil, err
 	}
-	anomaly := s.releasedInstalled(ctx, c.ID, req.Installed)
-	a.entry.Anomaly = anomaly
-	bound := b != nil && b.Released == nil
-	if bound {
-		if b.DeviceKey != req.DeviceKey {
-			e := problem(http.StatusConflict, "identity", "appliance %s is pinned to another device key since %s; this request comes from a copy or a re-initialized appliance. Release the seat (or ask the vendor for a reallocation), then request again", req.Appliance, b.Bound.Format(engine.TimeFormat))
-			e.Anomaly = join(anomaly, "device key changed")
-			return 0, nil, e
-		}
-		if m := engine.MatchPlatform(b.Platform, req.Platform, p.Binding.MinMatch); !m.OK() {
-			e := problem(http.StatusConflict, "identity", "appliance %s was pinned to another platform (%s); a state copied to another machine needs a release of the old seat, or a reallocation by the vendor", req.Appliance, m)
-			e.Anomaly = join(anomaly, "platform changed: "+m.String())
-			return 0, nil, e
-		}
-		if req.Sequence <= b.Sequence {
-			e := problem(http.StatusConflict, "sequence", "the request's sequence %d is not above %d, the last one accepted from appliance %s; make a new request with `tenure request`", req.Sequence, b.Sequence, req.Appliance)
-			e.Anomaly = join(anomaly, fmt.Sprintf("sequence regression: %d after %d", req.Sequence, b.Sequence))
-			return 0, nil, e
-		}
-	} else if b != nil && req.Sequence <= b.ReleasedSequence {
-		e := problem(http.StatusConflict, "sequence", "appliance %s released its seat at sequence %d; this request (sequence %d) is older. Make a new request with `tenure request`", req.Appliance, b.ReleasedSequence, req.Sequence)
-		e.Anomaly = join(anomaly, fmt.Sprintf("request from before the release: sequence %d, released at %d", req.Sequence, b.ReleasedSequence))
-		return 0, nil, e
+	a.entry.Anomaly = s.releasedInstalled(ctx, c.ID, req.Installed)
+	switch {
+	case b == nil:
+		return nil, nil
+	case b.Released != nil:
+		return b, nil
+	case b.DeviceKey != req.DeviceKey:
+		return nil, a.refuse("identity", "device key changed",
+			"appliance %s is pinned to another device key since %s; this request comes from a copy or a re-initialized appliance. Release the seat (or ask the vendor for a reallocation), then request again", req.Appliance, b.Bound.Format(engine.TimeFormat))
 	}
+	if m := engine.MatchPlatform(b.Platform, req.Platform, a.product.Binding.MinMatch); !m.OK() {
+		return nil, a.refuse("identity", "platform changed: "+m.String(),
+			"appliance %s was pinned to another platform (%s); a state copied to another machine needs a release of the old seat, or a reallocation by the vendor", req.Appliance, m)
+	}
+	return b, nil
+}
 
-	// The case and the window.
+// checkHistory judges the request's history against what the issuer has seen
+// of the appliance's, after the identity (only a document signed by the
+// pinned key from the pinned platform may move it) and before the sequence,
+// so that a state put back is recognised as one, not as a sequence
+// regression. Its verdict holds the history to write with the license: a
+// stale request is 409 (a replay of it was answered before), a fork that
+// abandons an accepted release 409 with its anomaly, a restore is accepted
+// with its anomaly.
+func (s *Server) checkHistory(ctx context.Context, a *activation) (*verdict, error) {
+	req := a.req
+	v, err := s.judgeHistory(ctx, req.Appliance, req.DeviceKey, req.History)
+	if err != nil {
+		return nil, err
+	}
+	switch v.standing {
+	case stale:
+		return nil, problem(http.StatusConflict, "stale",
+			"this request shows appliance %s's history at entry %d, which an earlier document already showed: it was made before the last request the issuer accepted from it (entry %d). Make a new request with `tenure request` and send that one",
+			req.Appliance, req.History.Head.N, v.was.Baseline.N)
+	case forked:
+		e := v.forkRefusal(req.Appliance, req.History)
+		e.Anomaly = join(a.entry.Anomaly, e.Anomaly)
+		return nil, e
+	case restore:
+		a.entry.Anomaly = join(a.entry.Anomaly, v.restoreAnomaly(req.History))
+	}
+	return &v, nil
+}
+
+// checkSequence is the 409 of a request that is not newer than the last one
+// accepted from the appliance on this contract (the receipt's, after a
+// release), so a restored state cannot replay an old request.
+func (a *activation) checkSequence(b *store.Binding) error {
+	req := a.req
+	switch {
+	case b == nil:
+		return nil
+	case b.Released != nil:
+		if req.Sequence <= b.ReleasedSequence {
+			return a.refuse("sequence", fmt.Sprintf("request from before the release: sequence %d, released at %d", req.Sequence, b.ReleasedSequence),
+				"appliance %s released its seat at sequence %d; this request (sequence %d) is older. Make a new request with `tenure request`", req.Appliance, b.ReleasedSequence, req.Sequence)
+		}
+	case req.Sequence <= b.Sequence:
+		return a.refuse("sequence", fmt.Sprintf("sequence regression: %d after %d", req.Sequence, b.Sequence),
+			"the request's sequence %d is not above %d, the last one accepted from appliance %s; make a new request with `tenure request`", req.Sequence, b.Sequence, req.Appliance)
+	}
+	return nil
+}
+
+// refuse is a 409 whose ledger row records found as an anomaly, beside the
+// ones already seen.
+func (a *activation) refuse(slug, found, format string, args ...any) error {
+	e := problem(http.StatusConflict, slug, format, args...)
+	e.Anomaly = join(a.entry.Anomaly, found)
+	return e
+}
+
+// decide applies the effective-date rules ([engine.Decide], 422) to what the
+// appliance holds: a bound appliance's current licenses and the revisions
+// they have not received; a new one, the first freed seat's coverage, so a
+// reallocation never extends what the freed binding had. It returns the
+// writes to make so far, and 409 when the activation needs a seat and none
+// is free.
+func (s *Server) decide(ctx context.Context, a *activation, c *store.Contract, b *store.Binding, now time.Time) (*store.Issue, *engine.Decision, error) {
 	revs, err := s.store.Revisions(ctx, c.ID)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	if len(revs) == 0 {
-		return 0, nil, fmt.Errorf("contract %s has no revision", c.ID)
+		return nil, nil, fmt.Errorf("contract %s has no revision", c.ID)
 	}
-	act := engine.Activation{At: now, Order: c.Ordered, Effective: a.effective, FirstUse: req.FirstUse, GraceDays: graceDays(p)}
+	bound := b != nil && b.Released == nil
+	act := engine.Activation{At: now, Order: c.Ordered, Effective: a.effective, FirstUse: a.req.FirstUse}
 	op := &store.Issue{Seat: !bound}
 	if b != nil {
 		op.Sequence = b.Sequence
 	}
+	received := 0 // the revisions up to it are in what the appliance holds
 	if bound {
-		lics, err := s.store.ApplianceLicenses(ctx, c.ID, req.Appliance)
+		lics, err := s.store.ApplianceLicenses(ctx, c.ID, a.req.Appliance)
 		if err != nil {
-			return 0, nil, err
+			return nil, nil, err
 		}
-		last := 0
 		for _, l := range lics {
 			if l.SupersededBy == "" && l.Released == nil {
 				act.Chain = append(act.Chain, &engine.License{ID: l.ID, From: l.From, Until: l.Until, Revision: l.Revision})
-				last = max(last, l.Revision)
-			}
-		}
-		for _, r := range revs {
-			if r.Number > last {
-				act.New = append(act.New, r.Engine())
+				received = max(received, l.Revision)
 			}
 		}
 	} else {
 		freed, err := s.store.FreedSeats(ctx, c.ID)
 		if err != nil {
-			return 0, nil, err
+			return nil, nil, err
 		}
-		received := 0
 		if len(freed) > 0 {
-			// Freed seats go first, with their coverage: a reallocation
-			// never extends what the freed binding had, and the revisions
+			// Freed seats go first, with their coverage; the revisions
 			// folded into its until are not counted again.
 			f := freed[0]
 			op.Freed, act.Freed = f.ID, &f.Until
 			received = f.Revision
 		}
-		for _, r := range revs {
-			if r.Number > received {
-				act.New = append(act.New, r.Engine())
-			}
+	}
+	for _, r := range revs {
+		if r.Number > received {
+			act.New = append(act.New, r.Engine())
 		}
 	}
 	d, err := engine.Decide(act)
 	if errors.Is(err, engine.ErrRenewFirst) {
-		return 0, nil, problem(http.StatusUnprocessableEntity, "renew-first", "renew first: %v", err)
+		return nil, nil, problem(http.StatusUnprocessableEntity, "renew-first", "renew first: %v", err)
 	}
 	if err != nil {
-		return 0, nil, problem(http.StatusUnprocessableEntity, "refused", "%v", err)
+		return nil, nil, problem(http.StatusUnprocessableEntity, "refused", "%v", err)
 	}
 	if op.Seat && c.Used >= c.Appliances {
-		return 0, nil, noSeat(c)
+		return nil, nil, noSeat(c)
 	}
+	return op, &d, nil
+}
 
-	// The license.
+// commit signs the decided license, seals it to the request's recipient and
+// stores it with the binding, the idempotency record, the ledger row and the
+// appliance's history, in one atomic write: the license is issued only if
+// the seat is still there, and the history moves only if it is issued. The
+// license carries the request's history head, only when the request carried
+// one (validators from before the history refuse a field they do not know).
+func (s *Server) commit(ctx context.Context, a *activation, c *store.Contract, b *store.Binding, op *store.Issue, d *engine.Decision, now time.Time) (*store.License, error) {
+	req, p := a.req, a.product
 	l := &engine.License{
 		ID: s.randomIDs(), Contract: c.ID, Revision: c.Revision, Customer: c.Customer, Product: c.Product,
 		Tier: c.Tier, Kind: c.Kind, Appliance: req.Appliance, Platform: req.Platform,
 		DeviceKeyHash: engine.KeyHash(req.DeviceKey), Features: c.Features, Limits: c.Limits,
-		From: d.From, Until: d.Until, GraceDays: graceDays(p), MinVersion: p.MinVersion,
-		Reason: d.Reason, Supersedes: d.Supersedes, Issued: now,
+		From: d.From, Until: d.Until, GraceDays: p.GracePeriodDays(), MinVersion: p.MinVersion,
+		Reason: d.Reason, Supersedes: d.Supersedes, Issued: now, Head: req.History.LicenseHead(),
 	}
 	signed, err := engine.SignLicense(l, s.signers...)
 	if err != nil {
-		return 0, nil, fmt.Errorf("failed to sign license %s: %w", l.ID, err)
+		return nil, fmt.Errorf("failed to sign license %s: %w", l.ID, err)
 	}
 	sealed, err := engine.Seal(signed, req.Recipient)
 	if err != nil {
-		return 0, nil, problem(http.StatusBadRequest, "malformed", "cannot seal the license to the request's recipient: %v", err)
+		return nil, problem(http.StatusBadRequest, "malformed", "cannot seal the license to the request's recipient: %v", err)
 	}
-	rec := store.License{ID: l.ID, Contract: c.ID, Appliance: req.Appliance, Revision: l.Revision, Reason: d.Reason,
+	op.License = store.License{ID: l.ID, Contract: c.ID, Appliance: req.Appliance, Revision: l.Revision, Reason: d.Reason,
 		From: d.From, Until: d.Until, Issued: now, Supersedes: d.Supersedes, Signed: signed, Sealed: sealed}
-
-	binding := store.Binding{Contract: c.ID, Appliance: req.Appliance, DeviceKey: req.DeviceKey, Platform: req.Platform, Bound: now, Sequence: req.Sequence}
-	if bound {
-		binding = *b
-		binding.Sequence = req.Sequence
+	op.Binding = store.Binding{Contract: c.ID, Appliance: req.Appliance, DeviceKey: req.DeviceKey, Platform: req.Platform, Bound: now, Sequence: req.Sequence}
+	if !op.Seat {
+		op.Binding = *b
+		op.Binding.Sequence = req.Sequence
 	}
-	op.License, op.Binding = rec, binding
 	op.Idempotency = store.Idempotency{Contract: c.ID, Key: a.key, License: l.ID, Appliance: req.Appliance, Effective: a.given}
 	op.Entry = a.entry
 	op.Entry.Status, op.Entry.License, op.Entry.Reason = http.StatusCreated, l.ID, d.Reason
 	err = s.store.Issue(ctx, op)
 	if errors.Is(err, store.ErrNoSeat) {
-		return 0, nil, noSeat(c)
+		return nil, noSeat(c)
 	}
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	return http.StatusCreated, answerFor(&rec), nil
+	return &op.License, nil
 }
 
 // releasedInstalled names the released licenses of a contract an LRF still
@@ -347,11 +447,4 @@ func join(a, b string) string {
 		return b
 	}
 	return a + "; " + b
-}
-
-func graceDays(p *engine.Product) int {
-	if p.GraceDays > 0 {
-		return p.GraceDays
-	}
-	return 90
 }

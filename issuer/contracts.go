@@ -1,8 +1,11 @@
 package issuer
 
 import (
+	"context"
 	"errors"
+	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"time"
 
@@ -11,157 +14,140 @@ import (
 	"github.com/tenurehq/tenure/shared/engine"
 )
 
-// contractBody is the body of PUT /v1/contracts/{id}: the whole contract
-// every time, and the change this revision is.
-type contractBody struct {
-	Customer     string           `json:"customer"`
-	Product      string           `json:"product"`
-	Tier         string           `json:"tier"`
-	Kind         string           `json:"kind"`
-	Features     []string         `json:"features"`
-	Limits       map[string]int64 `json:"limits"`
-	Appliances   int              `json:"appliances"`
-	TermMonths   int              `json:"term_months"`
-	Change       string           `json:"change"`
-	ExtendMonths int              `json:"extend_months,omitempty"`
-	Status       string           `json:"status"`
+var contractID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func checkContractID(id string) error {
+	if !contractID.MatchString(id) {
+		return problem(http.StatusBadRequest, "malformed", "%q is not a contract id (letters, digits, '.', '_', '-', up to 64, like IC-1042)", id)
+	}
+	return nil
 }
 
-func (s *Server) putContract(w http.ResponseWriter, r *http.Request) {
-	c, rec, err := s.putContractErr(w, r)
-	if err != nil {
-		if rec != nil {
-			s.record(r.Context(), *rec, err)
-		}
-		s.fail(w, r, err)
-		return
+// contract reads a contract for a caller already allowed to act for it.
+func (s *Server) contract(ctx context.Context, id string) (*store.Contract, error) {
+	c, err := s.store.Contract(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, problem(http.StatusNotFound, "not-found", "no contract %s; create it with PUT /v1/contracts/%s and change \"order\"", id, id)
 	}
-	s.reply(w, c.status, c.body)
+	return c, err
 }
 
-type answer struct {
-	status int
-	body   any
-}
-
-func (s *Server) putContractErr(w http.ResponseWriter, r *http.Request) (*answer, *store.Entry, error) {
-	ctx := r.Context()
-	body, err := readBody(w, r)
-	if err != nil {
-		return nil, nil, err
-	}
-	who, err := s.authenticate(ctx, r)
-	if err != nil {
-		return nil, nil, err
-	}
-	id := r.PathValue("id")
+// putContract is PUT /v1/contracts/{id}: the body is the whole contract
+// every time ([store.Terms]), and its change names the revision.
+func (s *Server) putContract(ctx context.Context, c *call) (*answer, *store.Entry, error) {
+	id := c.r.PathValue("id")
 	if err := checkContractID(id); err != nil {
 		return nil, nil, err
 	}
-	if err := schema.Validate("contract", body); err != nil {
+	if err := schema.Validate("contract", c.body); err != nil {
 		return nil, nil, problem(http.StatusBadRequest, "malformed", "%v", err)
 	}
-	var in contractBody
-	if err := decode(body, &in); err != nil {
+	var in store.Terms
+	if err := decode(c.body, &in); err != nil {
 		return nil, nil, err
 	}
-	switch {
-	case in.Change != engine.ChangeProlongation && in.ExtendMonths != 0:
-		return nil, nil, problem(http.StatusBadRequest, "malformed", "extend_months applies to a prolongation only; drop it or set change to \"prolongation\"")
-	case in.Change == engine.ChangeSuspension && in.Status == "active":
-		return nil, nil, problem(http.StatusBadRequest, "malformed", "a suspension sets status \"suspended\" (or \"terminated\")")
-	case in.Change == engine.ChangeReinstatement && in.Status != "active":
-		return nil, nil, problem(http.StatusBadRequest, "malformed", "a reinstatement sets status \"active\"")
+	if err := checkChange(&in); err != nil {
+		return nil, nil, err
 	}
-	if !who.admin {
+	if !c.who.admin {
 		return nil, nil, problem(http.StatusForbidden, "forbidden", "only the admin token may create or change contracts")
 	}
 	now := s.clock()
-	entry := &store.Entry{At: now, Contract: id, Actor: who.actor(), Action: in.Change, Outcome: store.Accepted}
-
-	p := s.products[in.Product]
-	if p == nil {
-		return nil, entry, problem(http.StatusUnprocessableEntity, "refused", "this issuer does not license product %q; it licenses %v", in.Product, s.productIDs())
+	entry := &store.Entry{At: now, Contract: id, Actor: c.who.actor(), Action: in.Change, Outcome: store.Accepted}
+	if err := s.checkTerms(&in); err != nil {
+		return nil, entry, err
 	}
-	if _, ok := p.Tiers[in.Tier]; !ok {
-		return nil, entry, problem(http.StatusUnprocessableEntity, "refused", "product %s has no tier %q; use one of %v", p.ID, in.Tier, tierNames(p))
+	ct := &store.Contract{ID: id, Terms: in, Updated: now}
+	// Features are kept as a set, sorted; no features or limits are empty,
+	// never null, in every answer.
+	ct.Features = slices.Compact(slices.Sorted(slices.Values(in.Features)))
+	if ct.Features == nil {
+		ct.Features = []string{}
 	}
-	for _, f := range in.Features {
-		if !p.HasFeature(f) {
-			return nil, entry, problem(http.StatusUnprocessableEntity, "refused", "feature %q is not in product %s's catalog %v", f, p.ID, p.Features)
-		}
+	if ct.Limits == nil {
+		ct.Limits = map[string]int64{}
 	}
-	features := slices.Clone(in.Features)
-	slices.Sort(features)
-	features = slices.Compact(features)
-	if features == nil {
-		features = []string{}
-	}
-	limits := in.Limits
-	if limits == nil {
-		limits = map[string]int64{}
-	}
-	c := &store.Contract{ID: id, Customer: in.Customer, Product: in.Product, Tier: in.Tier, Kind: in.Kind,
-		Features: features, Limits: limits, Appliances: in.Appliances, TermMonths: in.TermMonths,
-		ExtendMonths: in.ExtendMonths, Change: in.Change, Status: in.Status, Updated: now}
 
 	old, err := s.store.Contract(ctx, id)
 	switch {
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return nil, nil, err
 	case in.Change == engine.ChangeOrder:
-		if old != nil {
-			return nil, entry, problem(http.StatusConflict, "conflict", "contract %s exists (revision %d); send a change such as \"renewal\" or \"correction\", not \"order\"", id, old.Revision)
-		}
-		c.Revision, c.Ordered = 1, now
-		token := newToken()
-		entry.Status = http.StatusCreated
-		err := s.store.CreateContract(ctx, c, hashHex([]byte(token)), &store.Revision{Contract: id, Number: 1, At: now, Record: *c}, entry)
-		if errors.Is(err, store.ErrConflict) {
-			return nil, entry, problem(http.StatusConflict, "conflict", "contract %s was created meanwhile; read it with GET /v1/contracts/%s", id, id)
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		return &answer{http.StatusCreated, map[string]any{"contract": c, "token": token}}, nil, nil
+		return s.order(ctx, ct, old, entry)
 	case old == nil:
 		return nil, nil, problem(http.StatusNotFound, "not-found", "no contract %s; create it first with change \"order\"", id)
 	}
-	if old.Status == "terminated" && in.Change != engine.ChangeCorrection {
-		return nil, entry, problem(http.StatusUnprocessableEntity, "refused", "contract %s is terminated; order a new contract", id)
+	return s.change(ctx, ct, old, entry)
+}
+
+// checkChange is the 400 of terms whose change does not fit their fields.
+func checkChange(in *store.Terms) error {
+	switch {
+	case in.Change != engine.ChangeProlongation && in.ExtendMonths != 0:
+		return problem(http.StatusBadRequest, "malformed", "extend_months applies to a prolongation only; drop it or set change to \"prolongation\"")
+	case in.Change == engine.ChangeSuspension && in.Status == "active":
+		return problem(http.StatusBadRequest, "malformed", "a suspension sets status \"suspended\" (or \"terminated\")")
+	case in.Change == engine.ChangeReinstatement && in.Status != "active":
+		return problem(http.StatusBadRequest, "malformed", "a reinstatement sets status \"active\"")
 	}
-	if old.Product != in.Product {
-		return nil, entry, problem(http.StatusUnprocessableEntity, "refused", "contract %s is for product %s; a contract cannot change product, order a new one", id, old.Product)
+	return nil
+}
+
+// checkTerms is the 422 of terms this issuer cannot license: an unknown
+// product, tier or feature.
+func (s *Server) checkTerms(in *store.Terms) error {
+	p := s.products[in.Product]
+	if p == nil {
+		return problem(http.StatusUnprocessableEntity, "refused", "this issuer does not license product %q; it licenses %v", in.Product, slices.Sorted(maps.Keys(s.products)))
+	}
+	if _, ok := p.Tiers[in.Tier]; !ok {
+		return problem(http.StatusUnprocessableEntity, "refused", "product %s has no tier %q; use one of %v", p.ID, in.Tier, slices.Sorted(maps.Keys(p.Tiers)))
+	}
+	for _, f := range in.Features {
+		if !p.HasFeature(f) {
+			return problem(http.StatusUnprocessableEntity, "refused", "feature %q is not in product %s's catalog %v", f, p.ID, p.Features)
+		}
+	}
+	return nil
+}
+
+// order creates the contract at revision 1 with its token, shown once.
+func (s *Server) order(ctx context.Context, c, old *store.Contract, entry *store.Entry) (*answer, *store.Entry, error) {
+	if old != nil {
+		return nil, entry, problem(http.StatusConflict, "conflict", "contract %s exists (revision %d); send a change such as \"renewal\" or \"correction\", not \"order\"", c.ID, old.Revision)
+	}
+	c.Revision, c.Ordered = 1, c.Updated
+	token := newToken()
+	entry.Status = http.StatusCreated
+	err := s.store.CreateContract(ctx, c, hashHex([]byte(token)), &store.Revision{Contract: c.ID, Number: 1, At: c.Updated, Record: *c}, entry)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, entry, problem(http.StatusConflict, "conflict", "contract %s was created meanwhile; read it with GET /v1/contracts/%s", c.ID, c.ID)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return &answer{http.StatusCreated, map[string]any{"contract": c, "token": token}}, nil, nil
+}
+
+// change stores the next revision of an existing contract.
+func (s *Server) change(ctx context.Context, c, old *store.Contract, entry *store.Entry) (*answer, *store.Entry, error) {
+	if old.Status == "terminated" && c.Change != engine.ChangeCorrection {
+		return nil, entry, problem(http.StatusUnprocessableEntity, "refused", "contract %s is terminated; order a new contract", c.ID)
+	}
+	if old.Product != c.Product {
+		return nil, entry, problem(http.StatusUnprocessableEntity, "refused", "contract %s is for product %s; a contract cannot change product, order a new one", c.ID, old.Product)
 	}
 	c.Revision, c.Ordered = old.Revision+1, old.Ordered
 	entry.Status = http.StatusOK
-	err = s.store.UpdateContract(ctx, c, &store.Revision{Contract: id, Number: c.Revision, At: now, Record: *c}, entry)
+	err := s.store.UpdateContract(ctx, c, &store.Revision{Contract: c.ID, Number: c.Revision, At: c.Updated, Record: *c}, entry)
 	if errors.Is(err, store.ErrConflict) {
-		return nil, entry, problem(http.StatusConflict, "conflict", "contract %s changed meanwhile; read it and send the change again", id)
+		return nil, entry, problem(http.StatusConflict, "conflict", "contract %s changed meanwhile; read it and send the change again", c.ID)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	c.Used = old.Used
-	return &answer{http.StatusOK, map[string]any{"contract": c}}, nil, nil
-}
-
-func (s *Server) productIDs() []string {
-	var ids []string
-	for id := range s.products {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-func tierNames(p *engine.Product) []string {
-	var names []string
-	for n := range p.Tiers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return ok(map[string]any{"contract": c}), nil, nil
 }
 
 // contractView is the answer of GET /v1/contracts/{id}.
@@ -189,36 +175,24 @@ type licenseView struct {
 	Released     *time.Time `json:"released,omitempty"`
 }
 
-func (s *Server) getContract(w http.ResponseWriter, r *http.Request) {
-	v, err := s.viewContract(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.reply(w, http.StatusOK, v)
-}
-
-func (s *Server) viewContract(r *http.Request) (*contractView, error) {
-	ctx := r.Context()
-	who, err := s.authenticate(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	id := r.PathValue("id")
+// viewContract is GET /v1/contracts/{id}: the contract, its appliances and
+// every license it issued.
+func (s *Server) viewContract(ctx context.Context, c *call) (*answer, *store.Entry, error) {
+	id := c.r.PathValue("id")
 	if err := checkContractID(id); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if !who.may(id) {
-		return nil, problem(http.StatusForbidden, "forbidden", "this token is for contract %s, not %s", who.contract, id)
+	if err := c.who.mayAct(id); err != nil {
+		return nil, nil, err
 	}
-	c, err := s.contract(ctx, id)
+	ct, err := s.contract(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	v := &contractView{Contract: c, Appliances: []applianceView{}, Licenses: []licenseView{}}
+	v := &contractView{Contract: ct, Appliances: []applianceView{}, Licenses: []licenseView{}}
 	bindings, err := s.store.Bindings(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, b := range bindings {
 		v.Appliances = append(v.Appliances, applianceView{ID: b.Appliance, Platform: b.Platform.Fingerprint(), Bound: b.Bound, Released: b.Released})
@@ -227,14 +201,14 @@ func (s *Server) viewContract(r *http.Request) (*contractView, error) {
 	for {
 		page, next, err := s.store.Licenses(ctx, id, cursor, 500)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, l := range page {
 			v.Licenses = append(v.Licenses, licenseView{ID: l.ID, Appliance: l.Appliance, Reason: l.Reason, From: l.From,
 				Until: l.Until, Issued: l.Issued, SupersededBy: l.SupersededBy, Released: l.Released})
 		}
 		if next == "" {
-			return v, nil
+			return ok(v), nil, nil
 		}
 		cursor = next
 	}

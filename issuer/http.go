@@ -2,20 +2,11 @@ package issuer
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
-	"strings"
-
-	"github.com/tenurehq/tenure/issuer/internal/store"
 )
 
 // An apiError is a refusal with its HTTP status, answered as
@@ -110,118 +101,4 @@ func decode(body []byte, v any) error {
 		return problem(http.StatusBadRequest, "malformed", "the body has data after its JSON object")
 	}
 	return nil
-}
-
-// A caller is who presented the request's token.
-type caller struct {
-	admin    bool
-	contract string // the contract whose token it is
-}
-
-func (c caller) actor() string {
-	if c.admin {
-		return "admin"
-	}
-	return "contract"
-}
-
-// may reports whether the caller acts for the contract.
-func (c caller) may(contract string) bool { return c.admin || c.contract == contract }
-
-// authenticate finds the caller from the bearer token: 401 without one or for
-// an unknown one.
-//
-// Contract tokens are stored as their SHA-256 and looked up by it, so a
-// lookup's timing can tell at most something about the hash of a guess,
-// never about a token; the admin token's hash is compared in constant time.
-func (s *Server) authenticate(ctx context.Context, r *http.Request) (caller, error) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return caller{}, problem(http.StatusUnauthorized, "unauthorized", "send the admin token or the contract's token as Authorization: Bearer TOKEN")
-	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	if s.hasAdmin && subtle.ConstantTimeCompare(sum[:], s.admin[:]) == 1 {
-		return caller{admin: true}, nil
-	}
-	id, err := s.store.TokenContract(ctx, hex.EncodeToString(sum[:]))
-	if errors.Is(err, store.ErrNotFound) {
-		return caller{}, problem(http.StatusUnauthorized, "unauthorized", "the token is not known here; use the token shown when the contract was created, or the admin token")
-	}
-	if err != nil {
-		return caller{}, err
-	}
-	return caller{contract: id}, nil
-}
-
-// start runs the first checks every authenticated route shares: the body
-// (413), the document in it (413), the token (401) and the JSON (400).
-func (s *Server) start(w http.ResponseWriter, r *http.Request, docField string, v any) (caller, error) {
-	body, err := readBody(w, r)
-	if err != nil {
-		return caller{}, err
-	}
-	if docField != "" {
-		if err := checkDocument(body, docField); err != nil {
-			return caller{}, err
-		}
-	}
-	c, err := s.authenticate(r.Context(), r)
-	if err != nil {
-		return caller{}, err
-	}
-	if v != nil {
-		if err := decode(body, v); err != nil {
-			return caller{}, err
-		}
-	}
-	return c, nil
-}
-
-var contractID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-var applianceID = regexp.MustCompile(`^A-[0-9a-z]{6,40}$`)
-
-func checkContractID(id string) error {
-	if !contractID.MatchString(id) {
-		return problem(http.StatusBadRequest, "malformed", "%q is not a contract id (letters, digits, '.', '_', '-', up to 64, like IC-1042)", id)
-	}
-	return nil
-}
-
-// contract reads a contract for a caller already allowed to act for it.
-func (s *Server) contract(ctx context.Context, id string) (*store.Contract, error) {
-	c, err := s.store.Contract(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, problem(http.StatusNotFound, "not-found", "no contract %s; create it with PUT /v1/contracts/%s and change \"order\"", id, id)
-	}
-	return c, err
-}
-
-// record appends a ledger entry; a refusal is recorded with its status and
-// detail. A ledger failure is logged: the refusal stands either way.
-func (s *Server) record(ctx context.Context, e store.Entry, err error) {
-	var ae *apiError
-	if err != nil && errors.As(err, &ae) {
-		e.Outcome, e.Status, e.Reason = store.Refused, ae.Status, ae.Detail
-		if ae.Anomaly != "" {
-			e.Anomaly = ae.Anomaly
-		}
-	}
-	if e.At.IsZero() {
-		e.At = s.clock()
-	}
-	if err := s.store.Append(ctx, &e); err != nil {
-		s.log.Error("failed to append to the ledger", "contract", e.Contract, "action", e.Action, "error", err.Error())
-	}
-}
-
-// licenseID returns "L-" and 26 random base32 characters (130 bits).
-func licenseID() string { return "L-" + rand.Text() }
-
-// newToken returns a contract token: 256 random bits.
-func newToken() string { return "tnr_" + rand.Text() + rand.Text() }
-
-func hashHex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }

@@ -28,10 +28,11 @@
 //	GET  /                                 anyone          the self-service page (package web): activate from a laptop
 //
 // Checks run in one order, so a client always learns the first thing to fix:
-// 413 too large (bodies over 128 KiB, documents in them over 64 KiB), 401 no
-// or unknown token, 400 malformed, 403 a token without rights, then an
-// idempotent replay (200), 422 refused by a rule, 409 no free seat or a
-// conflict with the issuer's records.
+// 405 a known path with another method (with Allow), 413 too large (bodies
+// over 128 KiB, documents in them over 64 KiB), 401 no or unknown token, 400
+// malformed, 403 a token without rights, then an idempotent replay (200), 422
+// refused by a rule, 409 no free seat or a conflict with the issuer's
+// records.
 //
 // # Issuing
 //
@@ -42,6 +43,23 @@
 // requests signed by another key, from a platform that no longer matches, or
 // with a sequence that does not grow are refused and recorded. Every
 // decision, accepted or refused, is appended to the contract's audit ledger.
+//
+// # History
+//
+// LRFs and receipts carry the head of the appliance's hash-chained history
+// and the entries since the head its newest license names, and a license
+// carries the head of the LRF it answers. The issuer keeps, per appliance
+// across contracts, the newest accepted head (the baseline), the heads seen
+// in accepted documents and the heads of accepted receipts, and judges each
+// document after its identity and before its sequence: one whose history
+// holds the baseline continues it; one whose own head was seen before is
+// stale (an LRF is then 409 "stale", a receipt is processed as usual);
+// otherwise it is a fork: refused with 409 "history-fork" and recorded as
+// history_fork when it abandons an accepted release, until an admin
+// reallocation names the appliance on that release's contract, else
+// accepted as a restore, recorded as history_restore, its head the new
+// baseline. A document without a history (an older validator) is accepted,
+// and the next one with a history is the baseline.
 // The same LRF sent to the same contract again gets the stored license back.
 package issuer
 
@@ -56,7 +74,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tenurehq/tenure/issuer/internal/store"
-	"github.com/tenurehq/tenure/issuer/web"
 	"github.com/tenurehq/tenure/schema"
 	"github.com/tenurehq/tenure/shared/engine"
 )
@@ -145,7 +162,7 @@ func New(cfg Config) (*Server, error) {
 	for _, p := range products {
 		s.products[p.ID] = p
 	}
-	s.routes()
+	s.mux = s.newMux()
 	return s, nil
 }
 
@@ -160,25 +177,6 @@ func verifierKey(sg note.Signer, keys []string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("issuer: signer %s+%08x cannot name its verifier key; load it with the signer package or list its key in Config.Keys", sg.Name(), sg.KeyHash())
-}
-
-func (s *Server) routes() {
-	m := http.NewServeMux()
-	m.HandleFunc("PUT /v1/contracts/{id}", s.putContract)
-	m.HandleFunc("GET /v1/contracts/{id}", s.getContract)
-	m.HandleFunc("POST /v1/activations", s.activate)
-	m.HandleFunc("POST /v1/releases", s.release)
-	m.HandleFunc("POST /v1/contracts/{id}/reallocations", s.reallocate)
-	m.HandleFunc("GET /v1/keys", s.getKeys)
-	m.HandleFunc("GET /healthz", s.health)
-	// The self-service page (package web): GET /, /app.js and /app.css.
-	m.Handle("GET /{$}", web.Handler())
-	m.Handle("GET /app.js", web.Handler())
-	m.Handle("GET /app.css", web.Handler())
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, problem(http.StatusNotFound, "not-found", "no route %s %s; see GET /v1/keys, /v1/contracts/{id}, /v1/activations, /v1/releases", r.Method, r.URL.Path))
-	})
-	s.mux = m
 }
 
 // ServeHTTP serves the API. A panic becomes a 500 problem and a log line,
@@ -215,14 +213,6 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(b []byte) (int, error) {
 	r.wrote = true
 	return r.ResponseWriter.Write(b)
-}
-
-func (s *Server) getKeys(w http.ResponseWriter, r *http.Request) {
-	s.reply(w, http.StatusOK, map[string]any{"keys": s.keys})
-}
-
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	s.reply(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 // clock returns the issuer's time as documents carry it.

@@ -1,15 +1,13 @@
 package issuer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"time"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tenurehq/tenure/issuer/internal/store"
 	"github.com/tenurehq/tenure/shared/engine"
@@ -18,6 +16,8 @@ import (
 type releaseBody struct {
 	Receipt string `json:"receipt"`
 }
+
+var applianceID = regexp.MustCompile(`^A-[0-9a-z]{6,40}$`)
 
 type reallocationBody struct {
 	Appliance string `json:"appliance"`
@@ -30,105 +30,101 @@ type releasedAnswer struct {
 	AppliancesFree int      `json:"appliances_free"`
 }
 
-func (s *Server) release(w http.ResponseWriter, r *http.Request) {
-	var in releaseBody
-	who, err := s.start(w, r, "receipt", &in)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	out, entry, err := s.releaseErr(r.Context(), who, &in)
-	if entry != nil {
-		s.record(r.Context(), *entry, err)
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.reply(w, http.StatusOK, out)
-}
-
-func (s *Server) releaseErr(ctx context.Context, who caller, in *releaseBody) (*releasedAnswer, *store.Entry, error) {
+// release is POST /v1/releases: a receipt from the appliance that holds a
+// seat frees it.
+func (s *Server) release(ctx context.Context, c *call, in *releaseBody) (*answer, *store.Entry, error) {
+	who := c.who
 	if in.Receipt == "" {
 		return nil, nil, problem(http.StatusBadRequest, "malformed", "the body needs \"receipt\": the text `tenure release` prints")
 	}
 	// The receipt names the contract and the appliance whose pinned key
 	// verifies it: read them first, trust them only after verifying.
-	claimed, err := peekRelease([]byte(in.Receipt))
+	claimed, err := engine.PeekRelease([]byte(in.Receipt))
+	if errors.Is(err, engine.ErrTooLarge) {
+		return nil, nil, problem(http.StatusRequestEntityTooLarge, "too-large", "%v", err)
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, problem(http.StatusBadRequest, "malformed", "%v; send the receipt exactly as `tenure release` printed it", err)
 	}
 	entry := &store.Entry{At: s.clock(), Contract: claimed.Contract, Actor: who.actor(), Action: "release", Outcome: store.Accepted, Appliance: claimed.Appliance}
 	if !who.may(claimed.Contract) {
 		return nil, entry, problem(http.StatusForbidden, "forbidden", "this token is for contract %s, the receipt for %s", who.contract, claimed.Contract)
 	}
-	c, err := s.contract(ctx, claimed.Contract)
+	ct, err := s.contract(ctx, claimed.Contract)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := s.store.Binding(ctx, c.ID, claimed.Appliance)
+	for range conflictRetries {
+		ans, e, err := s.releaseOnce(ctx, ct, claimed.Appliance, in.Receipt, *entry)
+		if !errors.Is(err, store.ErrConflict) {
+			return ans, e, err
+		}
+	}
+	return nil, entry, problem(http.StatusConflict, "conflict", "the records of appliance %s kept changing during this release; send the receipt again", claimed.Appliance)
+}
+
+// releaseOnce decides a receipt from fresh records: the signature against
+// the pinned key, a replay, the history, the sequence, then the seat is
+// freed. It returns store.ErrConflict when a concurrent write changed the
+// records it decided from.
+func (s *Server) releaseOnce(ctx context.Context, ct *store.Contract, appliance, receipt string, entry store.Entry) (*answer, *store.Entry, error) {
+	b, err := s.store.Binding(ctx, ct.ID, appliance)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, entry, problem(http.StatusNotFound, "not-found", "appliance %s never held a seat on contract %s; check the receipt's contract", claimed.Appliance, c.ID)
+		return nil, &entry, problem(http.StatusNotFound, "not-found", "appliance %s never held a seat on contract %s; check the receipt's contract", appliance, ct.ID)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	rel, signed, err := engine.OpenRelease([]byte(in.Receipt), func(string) (string, error) { return b.DeviceKey, nil })
+	rel, signed, err := engine.OpenRelease([]byte(receipt), func(string) (string, error) { return b.DeviceKey, nil })
 	if err != nil {
-		return nil, entry, problem(http.StatusBadRequest, "malformed", "%v; send the receipt exactly as `tenure release` printed it, from the appliance that holds the seat", err)
+		return nil, &entry, problem(http.StatusBadRequest, "malformed", "%v; send the receipt exactly as `tenure release` printed it, from the appliance that holds the seat", err)
 	}
 	entry.Request = hashHex(signed)
 	now := s.clock()
 	if rel.Released.After(now.Add(FreshnessSlack)) {
-		return nil, entry, problem(http.StatusUnprocessableEntity, "refused", "the receipt was made %s, more than a day after the issuer's clock (%s); check the appliance's clock", rel.Released.Format(engine.TimeFormat), now.Format(engine.TimeFormat))
+		return nil, &entry, problem(http.StatusUnprocessableEntity, "refused", "the receipt was made %s, more than a day after the issuer's clock (%s); check the appliance's clock", rel.Released.Format(engine.TimeFormat), now.Format(engine.TimeFormat))
+	}
+	// A replayed receipt frees nothing more and gets the same answer;
+	// another receipt for a free seat frees nothing either.
+	replay := func(released []string) (*answer, *store.Entry, error) {
+		entry.Status, entry.Reason = http.StatusOK, "replay"
+		return ok(&releasedAnswer{Released: released, AppliancesFree: max(0, ct.Appliances-ct.Used)}), &entry, nil
+	}
+	if b.Released != nil && b.Receipt == entry.Request {
+		return replay(slices.Clone(b.ReleasedLicenses))
+	}
+	// The history, before the sequence: a receipt from a state put back to
+	// before an accepted release is a fork, not an old receipt. A stale
+	// receipt (an older one carried late) is processed as usual.
+	v, err := s.judgeHistory(ctx, appliance, b.DeviceKey, rel.History)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch v.standing {
+	case forked:
+		return nil, &entry, v.forkRefusal(appliance, rel.History)
+	case restore:
+		entry.Anomaly = v.restoreAnomaly(rel.History)
 	}
 	if b.Released != nil {
-		// A replayed receipt frees nothing more and gets the same answer.
-		out := &releasedAnswer{Released: []string{}, AppliancesFree: max(0, c.Appliances-c.Used)}
-		if b.Receipt == entry.Request {
-			out.Released = slices.Clone(b.ReleasedLicenses)
-		}
-		entry.Status, entry.Reason = http.StatusOK, "replay"
-		return out, entry, nil
+		return replay([]string{})
 	}
 	if rel.Sequence <= b.Sequence {
-		return nil, entry, problem(http.StatusConflict, "sequence", "the receipt's sequence %d is not above %d, the appliance's latest request; it predates the seat's current licenses, so it frees nothing", rel.Sequence, b.Sequence)
+		return nil, &entry, problem(http.StatusConflict, "sequence", "the receipt's sequence %d is not above %d, the appliance's latest request; it predates the seat's current licenses, so it frees nothing", rel.Sequence, b.Sequence)
 	}
-	out, err := s.free(ctx, c, b, rel.Sequence, entry.Request, entry)
-	return out, nil, err
-}
-
-// peekRelease decodes a receipt without verifying it, to find the contract
-// and the appliance whose pinned key must verify it.
-func peekRelease(text []byte) (*engine.Release, error) {
-	msg, err := engine.Dearmor(engine.LabelRelease, text)
-	if errors.Is(err, engine.ErrTooLarge) {
-		return nil, problem(http.StatusRequestEntityTooLarge, "too-large", "%v", err)
-	}
-	if err != nil {
-		return nil, problem(http.StatusBadRequest, "malformed", "failed to open receipt: %v", err)
-	}
-	var unverified *note.UnverifiedNoteError
-	if _, err := note.Open(msg, note.VerifierList()); !errors.As(err, &unverified) {
-		return nil, problem(http.StatusBadRequest, "malformed", "failed to open receipt: not a signed note")
-	}
-	var r engine.Release
-	if err := engine.Decode(engine.TypeRelease, []byte(unverified.Note.Text), &r); err != nil {
-		return nil, problem(http.StatusBadRequest, "malformed", "failed to open receipt: %v", err)
-	}
-	if !bytes.HasPrefix(msg, []byte(engine.TypeRelease+"\n")) {
-		return nil, problem(http.StatusBadRequest, "malformed", "failed to open receipt: not a %s document", engine.TypeRelease)
-	}
-	return &r, nil
+	v.released(ct.ID, rel.History)
+	return s.free(ctx, ct, b, rel.Sequence, entry.Request, &entry, v.next)
 }
 
 // free frees an appliance's seat: every license it holds on the contract is
 // released, and the largest until of its current ones is kept for the next
-// appliance to take the seat.
-func (s *Server) free(ctx context.Context, c *store.Contract, b *store.Binding, seq uint64, receipt string, entry *store.Entry) (*releasedAnswer, error) {
+// appliance to take the seat. hist, when not nil, is the appliance's history
+// to write with it. It returns store.ErrConflict when the seat or the
+// history changed since they were read.
+func (s *Server) free(ctx context.Context, c *store.Contract, b *store.Binding, seq uint64, receipt string, entry *store.Entry, hist *store.History) (*answer, *store.Entry, error) {
 	lics, err := s.store.ApplianceLicenses(ctx, c.ID, b.Appliance)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var ids []string
 	var until time.Time
@@ -151,40 +147,22 @@ func (s *Server) free(ctx context.Context, c *store.Contract, b *store.Binding, 
 	e.Status = http.StatusOK
 	e.Reason = join(e.Reason, fmt.Sprintf("released %d license(s)", len(ids)))
 	err = s.store.Free(ctx, &store.Free{Contract: c.ID, Appliance: b.Appliance, At: s.clock(), Sequence: seq, Receipt: receipt,
-		Licenses: ids, Until: until, Revision: rev, Entry: e})
-	if errors.Is(err, store.ErrConflict) {
-		return nil, problem(http.StatusConflict, "conflict", "the seat of appliance %s on %s was freed meanwhile; read the contract with GET /v1/contracts/%s", b.Appliance, c.ID, c.ID)
-	}
+		Licenses: ids, Until: until, Revision: rev, Entry: e, History: hist})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	after, err := s.store.Contract(ctx, c.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.log.Info(entry.Action, "contract", c.ID, "appliance", b.Appliance, "released", len(ids))
-	return &releasedAnswer{Released: ids, AppliancesFree: max(0, after.Appliances-after.Used)}, nil
+	return ok(&releasedAnswer{Released: ids, AppliancesFree: max(0, after.Appliances-after.Used)}), nil, nil
 }
 
-func (s *Server) reallocate(w http.ResponseWriter, r *http.Request) {
-	var in reallocationBody
-	who, err := s.start(w, r, "", &in)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	out, entry, err := s.reallocateErr(r.Context(), who, r.PathValue("id"), &in)
-	if entry != nil {
-		s.record(r.Context(), *entry, err)
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.reply(w, http.StatusOK, out)
-}
-
-func (s *Server) reallocateErr(ctx context.Context, who caller, id string, in *reallocationBody) (*releasedAnswer, *store.Entry, error) {
+// reallocate is POST /v1/contracts/{id}/reallocations: the vendor frees an
+// appliance's seat without a receipt.
+func (s *Server) reallocate(ctx context.Context, c *call, in *reallocationBody) (*answer, *store.Entry, error) {
+	who, id := c.who, c.r.PathValue("id")
 	if err := checkContractID(id); err != nil {
 		return nil, nil, err
 	}
@@ -198,22 +176,52 @@ func (s *Server) reallocateErr(ctx context.Context, who caller, id string, in *r
 	if !who.admin {
 		return nil, entry, problem(http.StatusForbidden, "forbidden", "only the admin token may reallocate a seat; the appliance can free it with `tenure release`")
 	}
-	c, err := s.contract(ctx, id)
+	ct, err := s.contract(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := s.store.Binding(ctx, id, in.Appliance)
+	for range conflictRetries {
+		ans, e, err := s.reallocateOnce(ctx, ct, in, *entry)
+		if !errors.Is(err, store.ErrConflict) {
+			return ans, e, err
+		}
+	}
+	return nil, entry, problem(http.StatusConflict, "conflict", "the records of appliance %s kept changing during this reallocation; send it again", in.Appliance)
+}
+
+// reallocateOnce frees the appliance's seat from fresh records, and clears
+// the releases of the contract from its history, so that a state put back
+// to before them is served again. A seat already free whose history holds
+// such a release is only cleared. It returns store.ErrConflict when a
+// concurrent write changed the records it decided from.
+func (s *Server) reallocateOnce(ctx context.Context, ct *store.Contract, in *reallocationBody, entry store.Entry) (*answer, *store.Entry, error) {
+	b, err := s.store.Binding(ctx, ct.ID, in.Appliance)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, entry, problem(http.StatusNotFound, "not-found", "appliance %s holds no seat on contract %s", in.Appliance, id)
+		return nil, &entry, problem(http.StatusNotFound, "not-found", "appliance %s holds no seat on contract %s", in.Appliance, ct.ID)
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	h, err := s.history(ctx, in.Appliance)
+	if err != nil {
+		return nil, nil, err
+	}
+	hist := without(h, ct.ID)
+	if hist != nil {
+		entry.Reason = join(entry.Reason, fmt.Sprintf("cleared %d release(s) of %s from the appliance's history", len(h.Releases)-len(hist.Releases), ct.ID))
 	}
 	if b.Released != nil {
-		return nil, entry, problem(http.StatusConflict, "conflict", "the seat of appliance %s on %s is already free (since %s)", in.Appliance, id, b.Released.Format(engine.TimeFormat))
+		if hist == nil {
+			return nil, &entry, problem(http.StatusConflict, "conflict", "the seat of appliance %s on %s is already free (since %s)", in.Appliance, ct.ID, b.Released.Format(engine.TimeFormat))
+		}
+		entry.Status = http.StatusOK
+		if err := s.store.PutHistory(ctx, hist, &entry); err != nil {
+			return nil, nil, err
+		}
+		s.log.Info(entry.Action, "contract", ct.ID, "appliance", in.Appliance, "released", 0)
+		return ok(&releasedAnswer{Released: []string{}, AppliancesFree: max(0, ct.Appliances-ct.Used)}), nil, nil
 	}
 	// Without a receipt, the appliance's requests so far are refused: it
 	// must show a newer one to come back.
-	out, err := s.free(ctx, c, b, b.Sequence, "", entry)
-	return out, nil, err
+	return s.free(ctx, ct, b, b.Sequence, "", &entry, hist)
 }

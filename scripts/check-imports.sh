@@ -1,33 +1,47 @@
 #!/usr/bin/env bash
-# Import boundaries: the engine imports neither side; only wasm imports wazero;
-# nothing outside issuer imports AWS; nothing imports issuer or validator from
-# the other side.
+# Import boundaries (STYLE.md "Layout and boundaries"): the engine and the
+# reactor ABI import neither side; only wasm imports wazero; nothing outside
+# issuer imports AWS; nothing imports issuer or validator from the other
+# side, and the host in wasm/ embeds the built validator module instead of
+# linking the validator's Go code. Only non-test packages count: a test may
+# build the validator (wasm/internal/guest runs `go build`).
+#
+# Every `go list` must succeed and list something: a tree that does not load
+# is a failure, never a silent pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mod=$(go list -m)
-fail=0
-deps() { go list -deps "$@" 2>/dev/null; }
-bad() { echo "import boundary: $*" >&2; fail=1; }
 
-for p in $(go list ./shared/... ./schema/...); do
-  d=$(deps "$p")
-  grep -qE "^$mod/(issuer|validator|wasm)(/|$)" <<<"$d" && bad "$p imports a side"
-  grep -qE '^github.com/(aws|tetratelabs)/' <<<"$d" && bad "$p imports AWS or wazero"
-done
-for p in $(go list ./validator/... 2>/dev/null); do
-  d=$(deps "$p")
-  grep -qE '^github.com/(aws|tetratelabs)/' <<<"$d" && bad "$p imports AWS or wazero"
-  grep -qE "^$mod/(issuer|wasm)(/|$)" <<<"$d" && bad "$p imports issuer or wasm"
-done
-for p in $(go list ./issuer/... 2>/dev/null); do
-  d=$(deps "$p")
-  grep -qE '^github.com/tetratelabs/' <<<"$d" && bad "$p imports wazero"
-  grep -qE "^$mod/(validator|wasm)(/|$)" <<<"$d" && bad "$p imports validator or wasm"
-done
-for p in $(go list ./wasm/... 2>/dev/null); do
-  d=$(deps "$p")
-  grep -qE '^github.com/aws/' <<<"$d" && bad "$p imports AWS"
-  grep -qE "^$mod/issuer(/|$)" <<<"$d" && bad "$p imports issuer"
-done
-[ $fail -eq 0 ] && echo "import boundaries: ok"
-exit $fail
+die() { echo "import boundaries: $*" >&2; exit 1; }
+
+mod=$(go list -m) || die "go list -m failed"
+[ -n "$mod" ] || die "go list -m printed no module path"
+aws='^github\.com/aws/'
+wazero='^github\.com/tetratelabs/'
+side() { echo "^${mod//./\\.}/($1)(/|\$)"; }
+
+fail=0
+# check TREE REGEX WHAT [REGEX WHAT]...: no package of TREE depends, directly
+# or not, on a package matching REGEX.
+check() {
+  local tree=$1 list pkg deps i hit
+  shift
+  local rules=("$@")
+  list=$(go list -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}' "$tree") || die "go list $tree failed"
+  [ -n "$list" ] || die "go list $tree listed no package"
+  while read -r pkg deps; do
+    for ((i = 0; i < ${#rules[@]}; i += 2)); do
+      hit=$(tr ' ' '\n' <<<"$deps" | grep -m1 -E "${rules[i]}") || continue
+      echo "import boundary: $pkg imports ${rules[i + 1]} ($hit)" >&2
+      fail=1
+    done
+  done <<<"$list"
+}
+
+check ./shared/... "$(side 'issuer|validator|wasm')" "a side" "$aws|$wazero" "AWS or wazero"
+check ./schema/... "$(side 'issuer|validator|wasm')" "a side" "$aws|$wazero" "AWS or wazero"
+check ./validator/... "$(side 'issuer|wasm')" "issuer or wasm" "$aws|$wazero" "AWS or wazero"
+check ./issuer/... "$(side 'validator|wasm')" "validator or wasm" "$wazero" "wazero"
+check ./wasm/... "$(side issuer)" "issuer" "$(side validator)" "the validator (wasm embeds the built module)" "$aws" "AWS"
+
+[ $fail -eq 0 ] || exit 1
+echo "import boundaries: ok"

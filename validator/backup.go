@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
@@ -57,12 +56,34 @@ func (c *call) passphrase(cmd string, args []string) (pass string, rest []byte, 
 	return pass, rest, 0
 }
 
+// minPassphrase is the shortest passphrase a backup is made with: the
+// backup holds the appliance's private keys, and scrypt only slows a guess.
+const minPassphrase = 12
+
+// maxWorkFactor is the largest scrypt work factor restore accepts: age's
+// default. A crafted backup asking for more would make restore take
+// gigabytes before it could fail; it is refused before any work.
+const maxWorkFactor = 18
+
 func (c *call) backup(args []string) int {
 	pass, _, code := c.passphrase("backup", args)
 	if code != 0 {
 		return code
 	}
-	s, err := c.initialised()
+	if n := len([]rune(pass)); n < minPassphrase {
+		return c.fail(2, "the backup passphrase has %d characters; use at least %d: `tenure backup --passphrase-file F` where F holds a long random line, such as one from `head -c 18 /dev/urandom | base64`", n, minPassphrase)
+	}
+	s, err := c.writable()
+	if err != nil {
+		return c.fail(2, "%v", err)
+	}
+	hist, err := s.hist.encode(c.a.st.macKey)
+	if err != nil {
+		return c.fail(2, "%v", err)
+	}
+	f := s.facts
+	f.Head, f.Tampered = s.hist.head(), s.tampered
+	facts, err := encodeRecord(c.a.st.macKey, fileFacts, f)
 	if err != nil {
 		return c.fail(2, "%v", err)
 	}
@@ -71,20 +92,15 @@ func (c *call) backup(args []string) int {
 		DeviceKey: s.app.DeviceKey, Identity: s.app.Identity, Platform: s.app.Platform,
 		Trials: map[string]string{}, FirstUse: s.firstUse, HighWater: engine.Normalize(c.a.hw),
 		Sequence: s.sequence, Licenses: map[string]string{}, Released: map[string]string{},
-		Receipts: map[string]string{}, Created: c.evalTime(),
-	}
-	for name, tr := range s.trials {
-		j, _ := json.Marshal(tr)
-		b.Trials[name] = string(j)
+		Receipts: map[string]string{}, Created: c.evalTime(), History: string(hist), Facts: string(facts),
 	}
 	for _, l := range s.licenses {
-		b.Licenses[l.id] = string(l.text)
+		if l.text != nil {
+			b.Licenses[l.id] = string(l.text)
+		}
 	}
-	for id, name := range s.released {
-		b.Released[id] = name
-	}
-	for name, r := range s.receipts {
-		b.Receipts[name] = string(r.text)
+	for id, e := range s.released {
+		b.Released[id] = e.Release.Contract
 	}
 	for _, p := range s.previous {
 		j, _ := json.Marshal(p.rec)
@@ -143,7 +159,7 @@ func (c *call) restore(args []string) int {
 	if err != nil || signer.Name() != b.Appliance {
 		return c.fail(1, "the backup holds a bad device key for %s; restore another backup", b.Appliance)
 	}
-	oldVerifier, err := verifierKey(b.DeviceKey)
+	oldVerifier, err := engine.VerifierKey(b.DeviceKey)
 	if err != nil {
 		return c.fail(1, "the backup holds a bad device key for %s: %v", b.Appliance, err)
 	}
@@ -158,15 +174,30 @@ func (c *call) restore(args []string) int {
 			return c.fail(1, "this state holds appliance %s; a backup of %s can only be restored into an empty state directory or over the same appliance", s.app.ID, b.Appliance)
 		case !home:
 			return c.fail(1, "this state holds appliance %s, but the backup's platform does not match this one; restore into an empty state directory to make a new appliance here", s.app.ID)
+		case b.History == "":
+			return c.fail(1, "this backup was made by a validator from before the history; restore it into an empty state directory")
 		}
 	} else if err := c.clearLeftovers(); err != nil {
 		return c.fail(2, "%v", err)
 	}
 	c.changed = true
-	if home {
-		return c.restoreHome(s, b)
+	switch {
+	case b.History == "" && home:
+		return c.restoreLegacyHome(b)
+	case b.History == "":
+		return c.restoreLegacyElsewhere(b, oldVerifier)
 	}
-	return c.restoreElsewhere(b, oldVerifier)
+	bh, bf, err := backupHistory(b)
+	if err != nil {
+		return c.fail(1, "%v", err)
+	}
+	switch {
+	case !home:
+		return c.restoreElsewhere(b, bh, oldVerifier)
+	case s.app != nil:
+		return c.restoreOver(s, b, bh, bf)
+	}
+	return c.restoreHome(b, bh, bf)
 }
 
 func openBackup(text []byte, pass string) (*engine.Backup, error) {
@@ -174,6 +205,7 @@ func openBackup(text []byte, pass string) (*engine.Backup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the backup: %w", err)
 	}
+	id.SetMaxWorkFactor(maxWorkFactor)
 	r, err := age.Decrypt(armor.NewReader(bytes.NewReader(bytes.TrimLeft(text, "\r\n"))), id)
 	if err != nil {
 		var nomatch *age.NoIdentityMatchError
@@ -191,158 +223,6 @@ func openBackup(text []byte, pass string) (*engine.Backup, error) {
 		return nil, fmt.Errorf("failed to read the backup: %w", err)
 	}
 	return &b, nil
-}
-
-// restoreHome resumes the appliance on its own platform, merging with what
-// the directory already holds of it: nothing on disk is lost, and the
-// clock and sequence only move forward.
-func (c *call) restoreHome(s *snapshot, b *engine.Backup) int {
-	st := &c.a.st
-	st.macKey = macKeyFor(b.DeviceKey)
-	putMissing := func(name, text string) error {
-		if _, err := st.read(name); err == nil {
-			return nil
-		}
-		return st.write(name, []byte(text))
-	}
-	for id, text := range b.Licenses {
-		if err := putMissing(dirLicenses+"/"+id, text); err != nil {
-			return c.fail(2, "%v", err)
-		}
-	}
-	for name, text := range b.Receipts {
-		if err := putMissing(dirReceipts+"/"+name, text); err != nil {
-			return c.fail(2, "%v", err)
-		}
-	}
-	if err := c.restoreRecords(b, s); err != nil {
-		return c.fail(2, "%v", err)
-	}
-	seq := b.Sequence
-	hw := b.HighWater
-	if s.app != nil {
-		seq = max(seq, s.sequence)
-		if s.highWater.After(hw) {
-			hw = s.highWater
-		}
-	}
-	if c.a.hw.After(hw) {
-		hw = c.a.hw
-	}
-	err := st.putRecord(fileSequence, sequenceRecord{Sequence: seq})
-	if err == nil {
-		err = st.putRecord(fileClock, clockRecord{HighWater: hw})
-	}
-	if err == nil && s.app == nil {
-		err = st.putRecord(fileAppliance, &applianceRecord{ID: b.Appliance, Product: b.Product, Version: b.Version,
-			DeviceKey: b.DeviceKey, Identity: b.Identity, Platform: b.Platform, Created: b.Created})
-	}
-	if err != nil {
-		return c.fail(2, "%v", err)
-	}
-	c.a.hw = hw
-	c.printf("restored appliance %s (%s) on its own platform\n", b.Appliance, licenses(len(b.Licenses)))
-	return 0
-}
-
-// restoreRecords writes the backup's trial, first-use and previous records
-// that the directory does not hold yet.
-func (c *call) restoreRecords(b *engine.Backup, s *snapshot) error {
-	st := &c.a.st
-	for name, j := range b.Trials {
-		var tr trialRecord
-		if err := json.Unmarshal([]byte(j), &tr); err != nil {
-			return fmt.Errorf("the backup's trial record %s is damaged: %w", name, err)
-		}
-		if old, ok := s.trials[name]; ok && !tr.Started.Before(old.Started) {
-			continue
-		}
-		if err := st.putRecord(dirTrials+"/"+name, tr); err != nil {
-			return err
-		}
-	}
-	for name, j := range b.Extra {
-		if !strings.HasPrefix(name, dirPrevious+"/") {
-			continue
-		}
-		var p previousRecord
-		if err := json.Unmarshal([]byte(j), &p); err != nil {
-			return fmt.Errorf("the backup's record %s is damaged: %w", name, err)
-		}
-		if err := st.putRecord(dirPrevious+"/"+p.Appliance, p); err != nil {
-			return err
-		}
-	}
-	if b.FirstUse != nil && s.firstUse == nil {
-		if err := st.putRecord(fileFirstUse, firstUseRecord{At: *b.FirstUse}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// restoreElsewhere makes a new appliance on this platform that keeps the
-// backup's licenses on record, inactive, and its platforms' trial history.
-func (c *call) restoreElsewhere(b *engine.Backup, oldVerifier string) int {
-	st := &c.a.st
-	app, err := c.newAppliance(b.Version)
-	if err != nil {
-		return c.fail(2, "%v", err)
-	}
-	st.macKey = macKeyFor(app.DeviceKey)
-	for id, text := range b.Licenses {
-		if err := st.write(dirLicenses+"/"+id, []byte(text)); err != nil {
-			return c.fail(2, "%v", err)
-		}
-	}
-	for name, text := range b.Receipts {
-		if err := st.write(dirReceipts+"/"+name, []byte(text)); err != nil {
-			return c.fail(2, "%v", err)
-		}
-	}
-	empty := &snapshot{trials: map[string]trialRecord{}}
-	first := b.FirstUse
-	b.FirstUse = nil // first use belongs to the old appliance
-	if err := c.restoreRecords(b, empty); err != nil {
-		return c.fail(2, "%v", err)
-	}
-	b.FirstUse = first
-	if err := st.putRecord(dirPrevious+"/"+b.Appliance, previousRecord{Appliance: b.Appliance, Identity: b.Identity, DeviceKey: oldVerifier}); err != nil {
-		return c.fail(2, "%v", err)
-	}
-	hw := b.HighWater
-	if c.a.hw.After(hw) {
-		hw = c.a.hw
-	}
-	if c.host.After(hw) {
-		hw = c.host
-	}
-	c.a.hw = hw
-	now := c.evalTime()
-	started := now
-	for _, j := range b.Trials {
-		var tr trialRecord
-		if json.Unmarshal([]byte(j), &tr) == nil && engine.MatchPlatform(tr.Platform, c.plat, c.a.cfg.Product.Binding.MinMatch).OK() && tr.Started.Before(started) {
-			started = tr.Started
-		}
-	}
-	err = st.putRecord(dirTrials+"/"+c.plat.Fingerprint(), trialRecord{Platform: c.plat, Started: started})
-	if err == nil {
-		err = st.putRecord(fileSequence, sequenceRecord{})
-	}
-	if err == nil {
-		err = st.putRecord(fileClock, clockRecord{HighWater: hw})
-	}
-	if err == nil {
-		err = st.putRecord(fileAppliance, app)
-	}
-	if err != nil {
-		return c.fail(2, "%v", err)
-	}
-	ends := started.Add(time.Duration(trialDays(c.a.cfg.Product)) * engine.Day)
-	c.printf("restored appliance %s from another platform as new appliance %s; trial until %s\n", b.Appliance, app.ID, ends.Format(engine.TimeFormat))
-	c.printf("%s of the backup kept on record, inactive (bound to another platform): make a request with `tenure request`, and have the vendor free the old seat by a release or reallocation\n", licenses(len(b.Licenses)))
-	return 0
 }
 
 // licenses says "1 license" or "n licenses".

@@ -81,15 +81,15 @@ func TestCheckMemo(t *testing.T) {
 	if _, hit := ask("2026-01-10T05:00:00Z", "check", "vpn"); !hit {
 		t.Fatal("a check five hours on did not come from the memo")
 	}
-	var clock clockRecord
-	if _, err := a.st.getRecord(fileClock, &clock); err != nil || !clock.HighWater.Equal(day(t, "2026-01-10T05:00:00Z")) {
-		t.Fatalf("clock record %v, %v; want 2026-01-10T05:00:00Z", clock.HighWater, err)
+	var clock factsRecord
+	if _, err := a.st.getRecord(fileFacts, &clock); err != nil || !clock.HighWater.Equal(day(t, "2026-01-10T05:00:00Z")) {
+		t.Fatalf("facts record %v, %v; want 2026-01-10T05:00:00Z", clock.HighWater, err)
 	}
 	if _, hit := ask("2026-01-10T05:30:00Z", "check", "vpn"); !hit {
 		t.Fatal("a check half an hour on did not come from the memo")
 	}
-	if _, err := a.st.getRecord(fileClock, &clock); err != nil || !clock.HighWater.Equal(day(t, "2026-01-10T05:00:00Z")) {
-		t.Fatalf("clock record %v, %v; want it kept at 2026-01-10T05:00:00Z", clock.HighWater, err)
+	if _, err := a.st.getRecord(fileFacts, &clock); err != nil || !clock.HighWater.Equal(day(t, "2026-01-10T05:00:00Z")) {
+		t.Fatalf("facts record %v, %v; want it kept at 2026-01-10T05:00:00Z", clock.HighWater, err)
 	}
 	if !a.hw.Equal(day(t, "2026-01-10T05:30:00Z")) {
 		t.Fatalf("high-water mark in memory %v", a.hw)

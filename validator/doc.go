@@ -35,25 +35,49 @@
 //
 // # The state directory
 //
-//	appliance        id, device key, age identity, product, version, home platform
-//	clock            the high-water mark of the clock
-//	sequence         the counter of requests and receipts
-//	first-use        when the licensed function was first switched on
-//	trials/FP        when the trial started on the platform with fingerprint FP
+//	appliance        id, device key, age identity, product, version, home
+//	                 platform, and the hash of the history's first event
+//	history          the hash-chained history of events (see below)
+//	facts            the frequent facts, bound to the history's head
 //	licenses/ID      each license as received, sealed to this appliance
-//	receipts/C.N     each release receipt as printed (contract C, sequence N)
 //	previous/ID      the appliance a backup from another platform came from
 //	generation       changes with every write, so warm instances re-read
 //
+// The history is an append-only log of events, each naming the hash of the
+// one before and carrying a MAC: the appliance's making, a trial starting on
+// a platform, first use, a license installed (its verified body and the
+// SHA-256 of its file), a release, a restore, a migration. Released,
+// superseded, ever-licensed, the trials and first use are derived from it
+// and never from whether a file is there, so deleting or editing any file
+// never makes the status better. The facts record holds what changes often
+// and is no event (the clock's high-water mark, the sequence, the last
+// requests); its MAC covers the history head it was written with, so an
+// older history or an older record put back alone is seen. A history that
+// is missing, cut, edited or not the one the appliance record names is
+// "state damaged" with nothing proven: restricted, no feature, until a
+// backup is restored. A facts record that is missing, edited or older than
+// the history is "state tampered": restricted until a newly issued license
+// re-establishes the clock. A license file missing or altered while its
+// license is active or pending is "state damaged" (configuration frozen,
+// the features the history proves) until the same file is installed again;
+// once the license no longer counts it is a warning. Anything in the state
+// that is not a regular file or directory (a symlink, a socket) is refused
+// by every command, each path component checked, and every read is bounded.
+//
 // Records are a line of JSON and a line "mac HEX", an HMAC-SHA-256 under a key
-// derived from the device key and bound to the file name. A record that fails
-// it is ignored and listed in the status's warnings; a failed or missing clock
-// record puts the appliance in restricted mode ("state tampered") until a
-// newly installed license re-establishes the clock. Licenses and receipts are
-// kept as the signed documents they are. Every write goes to a temp file in
-// the same directory, is synced, and is renamed over the old file, so a power
-// cut leaves the old file or the new, and never loses a license. WASI has no
-// file locks: the host serialises writers.
+// derived from the device key and bound to the file name. Every write goes to
+// a temp file in the same directory, is synced, and is renamed over the old
+// file; the history is written before the facts record, and a record one
+// event behind its history is a power cut between the two, not damage. A
+// state written before the history (its appliance record names no first
+// event, beside clock, sequence, first-use, trials/ and receipts/ records)
+// is migrated into a history once, keeping its licenses, releases, trials and
+// clock. WASI has no file locks: the host serialises writers.
+//
+// LRFs and receipts carry the history's head and the hashes of the entries
+// since the head the newest license names (at most 256), so the issuer can
+// tell a continuation of what it has seen from a stale document, a restore
+// and a fork.
 //
 // # Time
 //
@@ -66,7 +90,7 @@
 //
 // # Platforms, backup and restore
 //
-// Each platform the state runs on gets its own trial record; licenses count
+// Each platform the state runs on gets its own trial event; licenses count
 // only on the platform they were issued for (a majority of its components by
 // default, so a replaced NIC keeps them). `backup` prints the whole state
 // encrypted with age to a passphrase (scrypt); `restore` on a matching platform

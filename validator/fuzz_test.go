@@ -1,6 +1,7 @@
 package validator
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -75,6 +76,49 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		if !back.Started.Equal(r.Started) || len(back.Platform) != len(r.Platform) {
 			t.Fatalf("record changed on re-encoding: %+v → %+v", r, back)
+		}
+	})
+}
+
+// FuzzParseHistory feeds damaged history files to the parser: it never
+// panics, refuses with errHistory, and what it accepts is a chain whose
+// re-encoding is the very bytes it read.
+func FuzzParseHistory(f *testing.F) {
+	key := macKeyFor("PRIVATE-test-device-key")
+	plat := engine.Components{"machine_id": "4f2a"}
+	at := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	lic := &engine.License{ID: "L-000001", Contract: "IC-1", Kind: engine.KindCommercial, Features: []string{"vpn"},
+		Limits: map[string]int64{"vpn_users": 10}, From: at, Until: at.AddDate(1, 0, 0), Issued: at, Head: &engine.Head{N: 1, Hash: strings.Repeat("a", 64)}}
+	data, h, err := appendEvents(&history{}, key,
+		&event{At: at, Kind: eventInit, Platform: plat},
+		&event{At: at.Add(time.Hour), Kind: eventFirstUse},
+		&event{At: at.Add(2 * time.Hour), Kind: eventInstall, License: lic, SHA256: strings.Repeat("b", 64)},
+		&event{At: at.Add(3 * time.Hour), Kind: eventRelease, Release: &releaseEvent{Contract: "IC-1", Licenses: []string{"L-000001"}, Sequence: 2, Nonce: "0123456789abcdef"}},
+		&event{At: at.Add(4 * time.Hour), Kind: eventRestore, Restore: &restoreEvent{Appliance: "A-previous01", Licenses: []string{"L-000009"}}},
+	)
+	if err != nil {
+		f.Fatal(err)
+	}
+	first := h.hashes[0]
+	f.Add(data)
+	f.Add(data[:len(data)/2])
+	f.Add([]byte(historyType + "\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := parseHistory(data, key, first)
+		if err != nil {
+			if !errors.Is(err, errHistory) {
+				t.Fatalf("refused without errHistory: %v", err)
+			}
+			return
+		}
+		again, err := h.encode(key)
+		if err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("accepted a history that re-encodes differently (%v):\n%q\n%q", err, data, again)
+		}
+		for i, e := range h.events {
+			if e.N != uint64(i+1) || i > 0 && e.Prev != h.hashes[i-1] {
+				t.Fatalf("accepted a broken chain at event %d", i+1)
+			}
 		}
 	})
 }

@@ -3,6 +3,7 @@ package validator
 import (
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +157,32 @@ func mustContain(t *testing.T, what, got string, wants ...string) {
 			t.Errorf("%s does not say %q:\n%s", what, w, got)
 		}
 	}
+}
+
+// day1 is the day the tests' appliances are made.
+const day1 = "2026-01-05T10:00:00Z"
+
+// newAppliance makes an appliance on platform A at day1 and its first LRF.
+func newAppliance(t *testing.T) (is *issuer, cfg *Config, e env, lrf string) {
+	t.Helper()
+	is = newIssuer(t, "tenure-issuer-test")
+	cfg = testConfig(t, is.trust(t, ""))
+	e = env{now: day1, platform: platformA}
+	cli(t, cfg, e, "", 0, "init", "--product", "edge", "--version", "0.40.0")
+	return is, cfg, e, cli(t, cfg, e, "", 0, "request").Stdout
+}
+
+// cutFrom makes the nth write step, and every one after it, fail as a
+// power cut would; steps reports how many steps were reached, so a run
+// that reached fewer than n did its whole job. The test must call stop.
+func cutFrom(n int) (steps func() int, stop func()) {
+	count := 0
+	cutPower = func(name, step string) error {
+		count++
+		if count >= n {
+			return fmt.Errorf("%w at %s/%s", errPowerCut, name, step)
+		}
+		return nil
+	}
+	return func() int { return count }, func() { cutPower = nil }
 }

@@ -113,11 +113,11 @@ func TestLife(t *testing.T) {
 	mustContain(t, "reinstall released", r.Stderr, "was released")
 
 	// Backup, then restore on the same platform (its NIC replaced): everything resumes.
-	bk := cli(t, cfg, at("2027-05-04T00:00:00Z"), "pass phrase\n", 0, "backup", "--passphrase-file", "-").Stdout
+	bk := cli(t, cfg, at("2027-05-04T00:00:00Z"), "a long pass phrase\n", 0, "backup", "--passphrase-file", "-").Stdout
 	mustContain(t, "backup", bk, "-----BEGIN AGE ENCRYPTED FILE-----")
 	same := testConfig(t, cfg.Trust)
 	cli(t, same, env{now: "2027-05-05T00:00:00Z", platform: platformA2}, "wrong\n"+bk, 1, "restore", "--passphrase-file", "-")
-	cli(t, same, env{now: "2027-05-05T00:00:00Z", platform: platformA2}, "pass phrase\n"+bk, 0, "restore", "--passphrase-file", "-")
+	cli(t, same, env{now: "2027-05-05T00:00:00Z", platform: platformA2}, "a long pass phrase\n"+bk, 0, "restore", "--passphrase-file", "-")
 	s2 := status(t, same, env{now: "2027-05-05T00:00:00Z", platform: platformA2})
 	if s2.State != engine.ModeRestricted || standing(s2, l2).Standing != engine.StandingReleased || !s2.Trial.Started.Equal(r1.TrialStart) {
 		t.Fatalf("restored on the same platform: %+v", s2)
@@ -135,7 +135,7 @@ func TestLife(t *testing.T) {
 	other := testConfig(t, cfg.Trust)
 	eb := env{now: "2027-05-06T12:00:00Z", platform: platformB}
 	cli(t, other, eb, "", 2, "status")
-	out = cli(t, other, eb, "pass phrase\n"+bk, 0, "restore", "--passphrase-file", "-").Stdout
+	out = cli(t, other, eb, "a long pass phrase\n"+bk, 0, "restore", "--passphrase-file", "-").Stdout
 	mustContain(t, "restore elsewhere", out, "as new appliance A-", "bound to another platform")
 	s3 := status(t, other, eb)
 	if s3.State != engine.ModeTrial || !s3.Trial.Started.Equal(day(t, "2027-05-06T12:00:00Z")) || len(s3.Licenses) != 2 {
@@ -158,7 +158,7 @@ func TestLife(t *testing.T) {
 		t.Fatalf("new appliance licensed: %+v", s3)
 	}
 	// And restoring another appliance's backup over it is refused.
-	r = cli(t, other, eb, "pass phrase\n"+bk, 1, "restore", "--passphrase-file", "-")
+	r = cli(t, other, eb, "a long pass phrase\n"+bk, 1, "restore", "--passphrase-file", "-")
 	mustContain(t, "restore over another appliance", r.Stderr, "this state holds appliance")
 }
 
@@ -260,7 +260,7 @@ func TestTamperedRecords(t *testing.T) {
 	e := env{now: "2026-01-05T10:00:00Z", platform: platformA}
 	cli(t, cfg, e, "", 0, "init", "--product", "edge", "--version", "0.40.0")
 	st := &store{dir: cfg.Dir}
-	edit := func(name, from, to string) {
+	edit := func(name, from, to string) []byte {
 		t.Helper()
 		b, err := st.read(name)
 		if err != nil {
@@ -272,24 +272,29 @@ func TestTamperedRecords(t *testing.T) {
 		if err := st.write(name, []byte(strings.Replace(string(b), from, to, 1))); err != nil {
 			t.Fatal(err)
 		}
+		return b
 	}
-	trials, _ := st.list(dirTrials)
 
-	// A trial record moved forward by hand is ignored and reported; the trial
-	// is dated from the appliance's creation instead.
-	edit(dirTrials+"/"+trials[0], "2026-01-05", "2026-06-05")
+	// The trial's start moved forward in the history: the event fails its
+	// MAC, nothing is proven, and the appliance is restricted with nothing.
 	later := env{now: "2026-03-01T00:00:00Z", platform: platformA}
+	good := edit(fileHistory, "2026-01-05", "2026-06-05")
 	s := status(t, cfg, later)
-	mustContain(t, "warnings", strings.Join(s.Warnings, "\n"), "failed its integrity check")
-	if s.State != engine.ModeRestricted {
-		t.Fatalf("an edited trial record extended the trial: %+v", s)
+	if s.State != engine.ModeRestricted || !strings.HasPrefix(s.Reason, "state damaged") || len(s.Features) != 0 || s.ConfigChanges {
+		t.Fatalf("an edited history extended the trial: %+v", s)
+	}
+	cli(t, cfg, later, "", 1, "check", "scion")
+	r := cli(t, cfg, later, "", 2, "request")
+	mustContain(t, "request on a damaged history", r.Stderr, "state damaged", "tenure restore")
+	if err := st.write(fileHistory, good); err != nil {
+		t.Fatal(err)
 	}
 
-	// A clock record set back by hand: restricted, "state tampered".
-	edit(fileClock, "2026-03-01", "2025-03-01")
+	// The facts record set back by hand: restricted, "state tampered".
+	edit(fileFacts, `"high_water":"2026-01-05`, `"high_water":"2025-01-05`)
 	s = status(t, cfg, e)
 	if s.State != engine.ModeRestricted || !strings.HasPrefix(s.Reason, "state tampered") || s.ConfigChanges {
-		t.Fatalf("tampered clock: %+v", s)
+		t.Fatalf("tampered facts: %+v", s)
 	}
 	cli(t, cfg, e, "", 1, "check", "--config-change")
 
@@ -301,12 +306,17 @@ func TestTamperedRecords(t *testing.T) {
 	if s.State != engine.ModeLicensed || s.At.Before(day(t, "2026-03-01T01:00:00Z")) {
 		t.Fatalf("after a new license: %+v", s)
 	}
-	// A deleted clock record counts as tampered too.
-	if err := st.remove(fileClock); err != nil {
+	// A deleted facts record counts as tampered too, and reinstalling the
+	// same license does not clear it: only a newly issued one does.
+	if err := st.remove(fileFacts); err != nil {
 		t.Fatal(err)
 	}
-	if s = status(t, cfg, later); !strings.Contains(s.Reason, "clock record is missing") {
-		t.Fatalf("deleted clock: %+v", s)
+	if s = status(t, cfg, later); !strings.Contains(s.Reason, "record of frequent facts is missing") || s.ConfigChanges {
+		t.Fatalf("deleted facts: %+v", s)
+	}
+	cli(t, cfg, later, sealed, 0, "install", "-")
+	if s = status(t, cfg, later); !strings.HasPrefix(s.Reason, "state tampered") {
+		t.Fatalf("the same license again cleared a tampered clock: %+v", s)
 	}
 }
 

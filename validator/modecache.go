@@ -27,45 +27,9 @@ func (a *Appliance) modeAt(s *snapshot, in *engine.Input, t time.Time) engine.Mo
 	if mc := s.mode; mc != nil && !t.Before(mc.from) && (mc.until.IsZero() || t.Before(mc.until)) {
 		return mc.mode
 	}
-	s.mode = &modeCache{mode: engine.ModeAt(in, t), from: t, until: nextChange(in, t)}
+	m, until := engine.ModeSpan(in, t)
+	s.mode = &modeCache{mode: m, from: t, until: until}
 	return s.mode.mode
-}
-
-// nextChange returns the first instant after t at which the mode may change,
-// or the zero time when none of the inputs names one. It errs on the side of
-// too many instants: each costs one more evaluation, a missed one a wrong
-// answer.
-func nextChange(in *engine.Input, t time.Time) time.Time {
-	var next time.Time
-	add := func(b time.Time) {
-		if b.After(t) && (next.IsZero() || b.Before(next)) {
-			next = b
-		}
-	}
-	trial := in.Product.Trial.Days
-	if trial <= 0 {
-		trial = 30
-	}
-	add(in.TrialStart.Add(time.Duration(trial) * engine.Day))
-	productGrace := in.Product.GraceDays
-	if productGrace <= 0 {
-		productGrace = 90
-	}
-	for _, e := range in.Licenses {
-		l := e.License
-		if l == nil || e.Inactive != "" {
-			continue
-		}
-		// Released and superseded licenses count too: whether a license was
-		// ever valid changes at its from.
-		add(l.From)
-		add(l.Until)
-		add(l.Until.Add(time.Duration(productGrace) * engine.Day))
-		if l.GraceDays > 0 {
-			add(l.Until.Add(time.Duration(l.GraceDays) * engine.Day))
-		}
-	}
-	return next
 }
 
 // checkMemo keeps the answers of the last checks: the exit code and the
@@ -105,13 +69,7 @@ func (m *checkMemo) answer(c *call, s *snapshot, args []string) (int, string, bo
 	if !m.current(c, s) {
 		return 0, "", false
 	}
-	t := c.host
-	for _, u := range []time.Time{c.a.hw, c.a.cfg.Floor, m.issued} {
-		if u.After(t) {
-			t = u
-		}
-	}
-	t = engine.Normalize(t)
+	t := engine.ClockAt(c.host, c.a.hw, c.a.cfg.Floor, m.issued)
 	if t.Before(m.mode.from) || !m.mode.until.IsZero() && !t.Before(m.mode.until) {
 		return 0, "", false
 	}
@@ -126,14 +84,8 @@ func (m *checkMemo) answer(c *call, s *snapshot, args []string) (int, string, bo
 // keep remembers what check printed for args, evaluated on in.
 func (m *checkMemo) keep(c *call, s *snapshot, in *engine.Input, args []string, code int, out string) {
 	if !m.current(c, s) {
-		var issued time.Time
-		for _, e := range in.Licenses {
-			if e.License != nil && e.Inactive == "" && e.License.Issued.After(issued) {
-				issued = e.License.Issued
-			}
-		}
 		clear(m.answers)
-		*m = checkMemo{snap: s, mode: s.mode, platKey: c.platKey, version: c.version, issued: issued, answers: m.answers[:0]}
+		*m = checkMemo{snap: s, mode: s.mode, platKey: c.platKey, version: c.version, issued: engine.NewestIssued(in.Licenses), answers: m.answers[:0]}
 	}
 	a := checkAnswer{args: append([]string(nil), args...), code: code, out: out}
 	if len(m.answers) < maxAnswers {

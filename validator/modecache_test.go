@@ -41,6 +41,8 @@ func TestModeCache(t *testing.T) {
 			{ID: "L-2", License: &engine.License{ID: "L-2", Kind: engine.KindCommercial, From: d(20), Until: d(80), Supersedes: []string{"L-4"}, Features: []string{"monitoring"}}},
 			{ID: "L-4", License: lic("L-4", engine.KindCommercial, d(5), d(300), 10, "vpn")},
 			{ID: "L-5", License: lic("L-5", engine.KindCommercial, d(0), d(999), 90, "scion"), Inactive: "bound to another platform"}}},
+		{"a pending license released during the trial", edge(t), []engine.Entry{
+			{ID: "L-1", License: lic("L-1", engine.KindCommercial, d(10), d(100), 90, "vpn"), Released: true, ReleasedAt: d(1)}}},
 		{"pending only, product grace, fail closed", &deny, []engine.Entry{
 			{ID: "L-1", License: lic("L-1", engine.KindCommercial, d(40), d(60), 0, "vpn")},
 			{ID: "L-2", License: lic("L-2", engine.KindCommercial, d(55), d(70), 0, "scion")}}},
@@ -73,7 +75,7 @@ func TestModeCache(t *testing.T) {
 }
 
 // candidates lists every instant the inputs name, for the test to probe
-// around: more than nextChange needs.
+// around: more than engine.ModeSpan needs.
 func candidates(in *engine.Input) []time.Time {
 	out := []time.Time{in.TrialStart, in.TrialStart.Add(30 * engine.Day)}
 	for _, e := range in.Licenses {

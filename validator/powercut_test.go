@@ -2,15 +2,13 @@ package validator
 
 import (
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tenurehq/tenure/shared/engine"
+	"github.com/tenurehq/tenure/validator/tampertest"
 )
 
 var errPowerCut = errors.New("power cut")
@@ -20,11 +18,7 @@ var errPowerCut = errors.New("power cut")
 // license installed before is lost, and running the command again finishes
 // the job.
 func TestPowerCut(t *testing.T) {
-	is := newIssuer(t, "tenure-issuer-test")
-	base := testConfig(t, is.trust(t, ""))
-	e := env{now: "2026-01-05T10:00:00Z", platform: platformA}
-	cli(t, base, e, "", 0, "init", "--product", "edge", "--version", "0.40.0")
-	lrf := cli(t, base, e, "", 0, "request").Stdout
+	is, base, e, lrf := newAppliance(t)
 	l1, sealed1 := is.license(t, lrf, "IC-1", "2026-01-05", "2027-01-05", "2026-01-05T10:00:00Z", nil)
 	l2, sealed2 := is.license(t, lrf, "IC-2", "2026-01-05", "2027-01-05", "2026-01-05T10:00:00Z", func(l *engine.License) {
 		l.Kind, l.Features, l.Limits = engine.KindAddon, []string{"peering"}, map[string]int64{"peering_tunnels": 5}
@@ -33,7 +27,7 @@ func TestPowerCut(t *testing.T) {
 	if s := status(t, base, e); standing(s, l1).Standing != engine.StandingActive {
 		t.Fatalf("%+v", s)
 	}
-	backup := cli(t, base, e, "pw\n", 0, "backup", "--passphrase-file", "-").Stdout
+	backup := cli(t, base, e, "a long backup passphrase\n", 0, "backup", "--passphrase-file", "-").Stdout
 
 	withL2 := testConfig(t, base.Trust)
 	copyDir(t, base.Dir, withL2.Dir)
@@ -57,24 +51,17 @@ func TestPowerCut(t *testing.T) {
 				t.Fatalf("%+v", s.Licenses)
 			}
 		}},
-		{"restore", withL2, "pw\n" + backup, []string{"restore", "--passphrase-file", "-"}, nil},
+		{"restore", withL2, "a long backup passphrase\n" + backup, []string{"restore", "--passphrase-file", "-"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := listed(t, tc.from, e)
 			for n := 1; ; n++ {
 				cfg := testConfig(t, base.Trust)
 				copyDir(t, tc.from.Dir, cfg.Dir)
-				steps := 0
-				cutPower = func(name, step string) error {
-					steps++
-					if steps >= n {
-						return fmt.Errorf("%w at %s/%s", errPowerCut, name, step)
-					}
-					return nil
-				}
+				steps, stop := cutFrom(n)
 				r := Run(cfg, Request{Args: tc.args, Env: e.vars(), Stdin: tc.stdin})
-				cutPower = nil
-				if steps < n {
+				stop()
+				if steps() < n {
 					if r.Exit != 0 {
 						t.Fatalf("without a cut: exit %d: %s", r.Exit, r.Stderr)
 					}
@@ -134,27 +121,7 @@ func requestKey(t *testing.T, lrf string) string {
 	return r.DeviceKey
 }
 
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		dst := filepath.Join(to, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o700)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dst, b, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+func copyDir(t *testing.T, from, to string) { tampertest.CopyDir(t, from, to) }
 
 // TestPowerCutSmallWrites cuts the power at every step of the writes that
 // hold no license: init (whose appliance record is the commit point),
@@ -200,17 +167,10 @@ func TestPowerCutSmallWrites(t *testing.T) {
 				if tc.from != nil {
 					copyDir(t, tc.from.Dir, cfg.Dir)
 				}
-				steps := 0
-				cutPower = func(name, step string) error {
-					steps++
-					if steps >= n {
-						return fmt.Errorf("%w at %s/%s", errPowerCut, name, step)
-					}
-					return nil
-				}
+				steps, stop := cutFrom(n)
 				r := Run(cfg, Request{Args: tc.args, Env: tc.e.vars()})
-				cutPower = nil
-				if steps < n {
+				stop()
+				if steps() < n {
 					if r.Exit != 0 {
 						t.Fatalf("without a cut: exit %d: %s", r.Exit, r.Stderr)
 					}

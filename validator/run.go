@@ -8,35 +8,29 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"strings"
 	"time"
 
+	"github.com/tenurehq/tenure/shared/abi"
 	"github.com/tenurehq/tenure/shared/engine"
 )
 
 // A Request is one invocation: the CLI words, the environment the validator
 // reads, and standard input. Its JSON form is the reactor's request.
-type Request struct {
-	Args  []string          `json:"args"`
-	Env   map[string]string `json:"env,omitempty"`
-	Stdin string            `json:"stdin,omitempty"`
-}
+type Request = abi.Request
 
 // A Response is what an invocation printed and its exit code: 0 done or
 // allowed, 1 refused or denied, 2 error. Its JSON form is the reactor's
 // response.
-type Response struct {
-	Exit   int    `json:"exit"`
-	Stdout string `json:"stdout"`
-	Stderr string `json:"stderr"`
-}
+type Response = abi.Response
 
 // Environment variables the validator reads.
 const (
-	EnvNow        = "TENURE_NOW"        // the time, instead of the host clock
-	EnvPlatform   = "TENURE_PLATFORM"   // the platform: a JSON object of component name to raw value
-	EnvVersion    = "TENURE_VERSION"    // the software version, when upgraded since init
-	EnvPassphrase = "TENURE_PASSPHRASE" // the backup passphrase, for hosts that embed the module
+	EnvNow        = abi.EnvNow        // the time, instead of the host clock
+	EnvPlatform   = abi.EnvPlatform   // the platform: a JSON object of component name to raw value
+	EnvVersion    = abi.EnvVersion    // the software version, when upgraded since init
+	EnvPassphrase = abi.EnvPassphrase // the backup passphrase, for hosts that embed the module
 )
 
 // Run runs one invocation on a fresh [Appliance]: what the command module
@@ -53,14 +47,15 @@ func NeedsStdin(args []string) bool {
 	if len(args) == 0 {
 		return false
 	}
-	switch args[0] {
-	case "install":
+	if args[0] == "install" {
 		return len(args) > 1 && args[len(args)-1] == "-"
-	case "backup", "restore", "vector":
-		return true
 	}
-	return false
+	return stdinWords[args[0]]
 }
+
+// stdinWords are the commands that always read standard input. A build that
+// adds such a command (the test build's vector) adds its word.
+var stdinWords = map[string]bool{"backup": true, "restore": true}
 
 // call is one invocation in progress.
 type call struct {
@@ -72,7 +67,8 @@ type call struct {
 	plat     engine.Components
 	platKey  string
 	version  string
-	changed  bool // a record other than the clock was written
+	changed  bool // the history or a file was written: the snapshot is read again
+	wrote    bool // the facts record was written: the snapshot holds what it says
 	readOnly bool // status --at: the high-water mark stays where it is
 	reply    string
 	replied  bool // reply, not out, is what the call printed
@@ -227,24 +223,23 @@ func validComponent(name string) bool {
 // that failed its check is left for an install to replace.
 func (c *call) finish() error {
 	a := c.a
-	wrote := c.changed
 	if !c.readOnly {
 		c.seen()
 	}
-	if s := a.snap; s != nil && s.app != nil && s.tampered == "" && a.hw.After(s.highWater) &&
-		(c.changed || a.hw.Sub(s.highWater) >= time.Hour) {
-		if err := a.st.putRecord(fileClock, clockRecord{HighWater: a.hw}); err != nil {
-			return err
+	if s := a.snap; s != nil && s.app != nil && s.broken == "" && !c.readOnly &&
+		(s.migrated || a.hw.After(s.facts.HighWater) && (c.changed || a.hw.Sub(s.facts.HighWater) >= time.Hour)) {
+		if err := c.writeFacts(s); err != nil {
+			// The state cannot be written (a full or read-only disk): the
+			// command did its job, and the mark stays in memory.
+			c.warnWrite(err)
 		}
-		s.highWater = a.hw
-		wrote = true
 	}
-	if !wrote {
+	if !c.changed && !c.wrote {
 		return nil
 	}
 	g, err := a.bumpGeneration()
 	if err != nil {
-		return err
+		c.warnWrite(err)
 	}
 	if c.changed || a.snap == nil {
 		a.snap = nil // re-read on the next call; opened licenses stay cached
@@ -252,6 +247,12 @@ func (c *call) finish() error {
 		a.snap.gen = g
 	}
 	return nil
+}
+
+// warnWrite says that a write the command did not need failed: it keeps
+// answering from memory.
+func (c *call) warnWrite(err error) {
+	fmt.Fprintf(&c.errOut, "tenure: warning: %v; answering from memory until the state directory can be written\n", err)
 }
 
 // seen moves the in-memory high-water mark to the host time.
@@ -280,32 +281,36 @@ func (c *call) initialised() (*snapshot, error) {
 	return s, nil
 }
 
+// writable returns the snapshot for a command that writes to the state: one
+// that is initialised and whose history can be trusted.
+func (c *call) writable() (*snapshot, error) {
+	s, err := c.initialised()
+	if err != nil {
+		return nil, err
+	}
+	if s.broken != "" {
+		return nil, fmt.Errorf("state damaged: %s; restore a backup with `tenure restore`, or move the state directory away and ask the vendor to reallocate this appliance's seat", s.broken)
+	}
+	return s, nil
+}
+
 // evalTime is the time the clock rule gives, without the licenses' issue
 // times: what new records (trials, first use, receipts) are dated with.
 func (c *call) evalTime() time.Time {
-	t := c.host
-	for _, u := range []time.Time{c.a.hw, c.a.cfg.Floor} {
-		if u.After(t) {
-			t = u
-		}
-	}
-	return engine.Normalize(t)
+	return engine.ClockAt(c.host, c.a.hw, c.a.cfg.Floor, time.Time{})
 }
 
 // ensureTrial starts this platform's trial when it has none: a state copied
 // onto another machine gets that machine's trial, nothing more.
 func (c *call) ensureTrial(s *snapshot) error {
-	if _, ok := c.a.cachedTrial(s, c.plat, c.platKey); ok {
+	if _, ok := c.a.cachedTrial(s, c.plat, c.platKey); ok || s.broken != "" {
 		return nil
 	}
-	tr := trialRecord{Platform: c.plat, Started: c.evalTime()}
-	name := dirTrials + "/" + c.plat.Fingerprint()
-	if err := c.a.st.putRecord(name, tr); err != nil {
+	if err := c.commit(&event{At: c.evalTime(), Kind: eventTrial, Platform: c.plat}); err != nil {
 		return err
 	}
-	s.trials[c.plat.Fingerprint()] = tr
+	s.trials = append(s.trials, trialFact{platform: c.plat, started: c.evalTime()})
 	s.trialKey, s.mode = "", nil
-	c.changed = true
 	return nil
 }
 
@@ -326,6 +331,7 @@ func (c *call) fillInput(in *engine.Input, s *snapshot, at *time.Time) {
 		Floor:     c.a.cfg.Floor,
 		Licenses:  c.a.entries(s, c.plat, c.platKey, c.version),
 		Tampered:  s.tampered,
+		Broken:    s.broken,
 		Warnings:  s.warnings,
 	}
 	if start, ok := c.a.cachedTrial(s, c.plat, c.platKey); ok {
@@ -344,6 +350,9 @@ func (c *call) readInput(name string) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %d bytes on stdin, the limit is %d", engine.ErrTooLarge, len(c.req.Stdin), engine.MaxDocument)
 		}
 		return []byte(c.req.Stdin), nil
+	}
+	if c.a.cfg.Dir == StateDir && name != StateDir && !strings.HasPrefix(path.Clean(name), StateDir+"/") {
+		return nil, fmt.Errorf("cannot open %s: the module sees only %s; pass the file on stdin: `install -`", name, StateDir)
 	}
 	f, err := os.Open(name)
 	if err != nil {

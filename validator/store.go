@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -18,16 +19,22 @@ import (
 // licenses and receipts are kept as the documents they are, because their
 // signatures already protect them.
 const (
-	fileAppliance  = "appliance"  // id, keys, product, version, home platform
-	fileClock      = "clock"      // the high-water mark
-	fileSequence   = "sequence"   // the LRF and receipt counter
-	fileFirstUse   = "first-use"  // when the licensed function was first used
+	fileAppliance  = "appliance"  // id, keys, product, version, home platform, first history event
+	fileHistory    = "history"    // the hash-chained history of events (history.go)
+	fileFacts      = "facts"      // the frequent facts, bound to the history head
 	fileGeneration = "generation" // bumped by every change; tells a warm instance to re-read
-	dirTrials      = "trials"     // one record per platform: when its trial started
 	dirLicenses    = "licenses"   // licenses as received, sealed, one file per license id
-	dirReceipts    = "receipts"   // release receipts as printed, one per contract
 	dirPrevious    = "previous"   // identities of the appliance this state was restored from
 	tempPrefix     = ".tmp-"
+
+	// Files of a state written before the history: read by the migration,
+	// removed after it, ignored once the appliance record names its first
+	// history event.
+	fileClock    = "clock"     // the high-water mark
+	fileSequence = "sequence"  // the LRF and receipt counter
+	fileFirstUse = "first-use" // when the licensed function was first used
+	dirTrials    = "trials"    // one record per platform: when its trial started
+	dirReceipts  = "receipts"  // release receipts as printed, one per contract
 )
 
 // macLabel separates the state MAC key from every other use of the device key.
@@ -64,10 +71,39 @@ type store struct {
 
 func (s *store) path(name string) string { return path.Join(s.dir, name) }
 
-func (s *store) read(name string) ([]byte, error) { return os.ReadFile(s.path(name)) }
+func (s *store) read(name string) ([]byte, error) { return s.readBounded(name, maxRecord) }
+
+// maxRecord bounds what a record file may hold.
+const maxRecord = 4 << 10
+
+// errTooLarge marks a state file over the bound of what it should hold.
+var errTooLarge = errors.New("is larger than such a file can be")
+
+// readBounded reads a state file of at most limit bytes.
+func (s *store) readBounded(name string, limit int) ([]byte, error) {
+	if err := s.contained(name); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.path(name))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("%s %w (%d bytes)", name, errTooLarge, limit)
+	}
+	return b, nil
+}
 
 func (s *store) write(name string, data []byte) error {
 	if err := cut(name, "begin"); err != nil {
+		return err
+	}
+	if err := s.contained(name); err != nil {
 		return err
 	}
 	full := s.path(name)
@@ -132,9 +168,104 @@ func (s *store) remove(name string) error {
 	return nil
 }
 
+// An irregularError is a symlink, socket, device or other entry that is not
+// a regular file or directory inside the state. The module must never read
+// or write outside the state, and WASI's no-follow flag covers only a
+// path's last component, so every component is checked, and such an entry
+// anywhere is refused by every command.
+type irregularError struct {
+	name string
+	kind string
+}
+
+func (e *irregularError) Error() string {
+	return fmt.Sprintf("the state directory holds %s, which is %s; the state may hold only regular files and directories: remove it (and restore the file from a backup, or install the license again, if it was one)", e.name, e.kind)
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "not a regular file"
+}
+
+// contained checks every component of name (a path inside the state): each
+// directory on the way a real directory, the last a regular file, or absent.
+func (s *store) contained(name string) error { return s.containedAs(name, false) }
+
+// containedAs is contained, with the last component a directory when dir is
+// set.
+func (s *store) containedAs(name string, dir bool) error {
+	p := s.dir
+	parts := strings.Split(name, "/")
+	for i, part := range parts {
+		p = path.Join(p, part)
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("cannot read %s: %w", strings.Join(parts[:i+1], "/"), err)
+		}
+		last := i == len(parts)-1 && !dir
+		if m := fi.Mode(); last && !m.IsRegular() || !last && !m.IsDir() {
+			return &irregularError{name: strings.Join(parts[:i+1], "/"), kind: kindOf(m)}
+		}
+	}
+	return nil
+}
+
+// maxEntries bounds how many entries a state directory may hold.
+const maxEntries = 4096
+
+// scan refuses a state holding anything but regular files and directories,
+// at any depth. The state directory itself may be reached through a
+// symlink: the host resolves it before mounting.
+func (s *store) scan() error {
+	n := 0
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		entries, err := os.ReadDir(s.path(dir))
+		if errors.Is(err, fs.ErrNotExist) && dir != "" {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("cannot read the state directory %s: %w; the host must mount it", s.dir, err)
+		}
+		for _, e := range entries {
+			if n++; n > maxEntries {
+				return fmt.Errorf("the state directory holds more than %d entries; it is not a Tenure state", maxEntries)
+			}
+			name := path.Join(dir, e.Name())
+			switch t := e.Type(); {
+			case t.IsDir():
+				if err := walk(name); err != nil {
+					return err
+				}
+			case !t.IsRegular():
+				return &irregularError{name: name, kind: kindOf(t)}
+			}
+		}
+		return nil
+	}
+	return walk("")
+}
+
 // list returns the names of the files in a subdirectory, temp files left by
 // an interrupted write aside.
 func (s *store) list(dir string) ([]string, error) {
+	if err := s.containedAs(dir, true); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(s.path(dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -144,8 +275,11 @@ func (s *store) list(dir string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), tempPrefix) {
+		if strings.HasPrefix(e.Name(), tempPrefix) {
 			continue
+		}
+		if !e.Type().IsRegular() {
+			return nil, &irregularError{name: dir + "/" + e.Name(), kind: kindOf(e.Type())}
 		}
 		names = append(names, e.Name())
 	}

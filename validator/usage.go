@@ -1,56 +1,10 @@
 package validator
 
-// usage is the help text: the same words in the module and in the tenure CLI.
-const usage = `Usage: tenure [--state DIR] [--platform FILE] COMMAND [ARGS]
+import "github.com/tenurehq/tenure/shared/abi"
 
-Commands:
-  init --product P --version V       make this appliance (id, device key, age
-                                     identity) and start its trial
-  first-use                          record that the licensed function was
-                                     first switched on (once)
-  request                            print a license request (LRF) for the vendor
-  install FILE                       open, verify and store a license (- = stdin)
-  status [--json] [--at T]           the mode, features, limits and licenses;
-                                     --at evaluates at T without touching state
-  check FEATURE                      exit 0 if the feature may be used, 1 if not
-  check --limit NAME N               exit 0 if N is within the limit NAME
-  check --config-change              exit 0 if the configuration may change
-  release LICENSE_ID                 drop a contract's licenses; print the receipt
-  backup --passphrase-file F         print the state, encrypted to a passphrase
-  restore --passphrase-file F        read a backup from stdin and restore it
+// usage is the help text: the words of package abi, which the tenure CLI
+// prints too.
+const usage = abi.Usage
 
-  Exit codes: 0 done or allowed, 1 refused or denied, 2 error.
-  --passphrase-file - reads the passphrase from the first line of stdin (for
-  restore, the backup follows it); without the flag, $TENURE_PASSPHRASE.
-
-Environment (the host passes these to the module):
-  TENURE_PLATFORM   the platform: JSON of component name to raw value
-  TENURE_NOW        the time (RFC 3339 or a date), instead of the clock
-  TENURE_VERSION    the software version, when upgraded since init
-
-Examples:
-  tenure init --product edge --version 0.40.0
-  tenure request > /media/usb/edge.lrf
-  tenure install /media/usb/L-4k2m9q7x.license
-  tenure status --at 2027-02-01
-  tenure check vpn && start-vpn
-  tenure check --limit vpn_users 120
-  tenure release L-4k2m9q7x > /media/usb/release.receipt
-  tenure backup --passphrase-file /etc/tenure/backup.pass > edge.backup
-  (echo "$PASS"; cat edge.backup) | tenure restore --passphrase-file -
-`
-
-// synopsis is each command's usage line, for errors.
-var synopsis = map[string]string{
-	"init":      "tenure init --product P --version V",
-	"first-use": "tenure first-use",
-	"request":   "tenure request",
-	"install":   "tenure install FILE|-",
-	"status":    "tenure status [--json] [--at T]",
-	"check":     "tenure check FEATURE | check --limit NAME N | check --config-change",
-	"release":   "tenure release LICENSE_ID",
-	"backup":    "tenure backup --passphrase-file F|-",
-	"restore":   "tenure restore --passphrase-file F|-",
-}
-
-func usageOf(cmd string) string { return synopsis[cmd] }
+// usageOf is a command's usage line, for errors.
+func usageOf(cmd string) string { return abi.Synopsis(cmd) }

@@ -5,10 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,8 +20,8 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/tenurehq/tenure/shared/abi"
 	"github.com/tenurehq/tenure/shared/engine"
-	"github.com/tenurehq/tenure/shared/wire"
 	"github.com/tenurehq/tenure/wasm/internal/guest"
 )
 
@@ -36,20 +33,9 @@ import (
 // one license valid now, the state directory, and the LRF the license was
 // made for.
 func licensed(b *testing.B) (*Validator, string, []byte) {
-	ctx := context.Background()
 	state := b.TempDir()
-	v := open(b, state, platformA, "")
-	if err := v.Init(ctx, "edge", "0.40.0"); err != nil {
-		b.Fatal(err)
-	}
-	lrf, err := v.Request(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := v.Install(ctx, issue(b, lrf, grant(0))); err != nil {
-		b.Fatal(err)
-	}
-	if ok, err := v.Check(ctx, "vpn"); !ok || err != nil {
+	v, lrf := installed(b, state, "", grant(0))
+	if ok, err := v.Check(context.Background(), "vpn"); !ok || err != nil {
 		b.Fatalf("check vpn: %v, %v", ok, err)
 	}
 	return v, state, lrf
@@ -234,7 +220,7 @@ func BenchmarkStatusCommand(b *testing.B) {
 			b.Fatal(err)
 		}
 		var stdout, stderr bytes.Buffer
-		cfg := wazero.NewModuleConfig().WithArgs("tenure", "status", "--json").WithEnv(EnvPlatform, platformA).
+		cfg := wazero.NewModuleConfig().WithArgs("tenure", "status", "--json").WithEnv(abi.EnvPlatform, platformA).
 			WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).
 			WithFSConfig(wazero.NewFSConfig().WithDirMount(state, "/state")).WithStdout(&stdout).WithStderr(&stderr)
 		_, err = rt.InstantiateModule(ctx, m, cfg)
@@ -268,7 +254,7 @@ func BenchmarkStatusNode(b *testing.B) {
 	module(b, guest.Command)
 	for b.Loop() {
 		cmd := exec.Command(bin, filepath.Join("testdata", "node", "run.mjs"), guests.Paths[guest.Command], state, "status", "--json")
-		cmd.Env = append(os.Environ(), EnvPlatform+"="+platformA)
+		cmd.Env = append(os.Environ(), abi.EnvPlatform+"="+platformA)
 		out, err := cmd.CombinedOutput()
 		if err != nil || !bytes.Contains(out, []byte(`"state": "licensed"`)) {
 			b.Fatalf("node status --json: %v\n%s", err, out)
@@ -285,17 +271,7 @@ func BenchmarkStatusNode(b *testing.B) {
 func TestWarmCheckNoCrypto(t *testing.T) {
 	ctx := context.Background()
 	state := t.TempDir()
-	v := open(t, state, platformA, "2026-01-05T10:00:00Z")
-	if err := v.Init(ctx, "edge", "0.40.0"); err != nil {
-		t.Fatal(err)
-	}
-	lrf, err := v.Request(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Install(ctx, issue(t, lrf, guest.Grant{ID: "L-000001", From: date(t, "2026-01-05"), Until: date(t, "2027-01-05"), Issued: date(t, "2026-01-05T10:00:00Z")})); err != nil {
-		t.Fatal(err)
-	}
+	v, _ := installed(t, state, day1, firstYear(t))
 	v.Close()
 
 	counts := &cryptoCounter{calls: map[string]int{}}
@@ -374,87 +350,4 @@ func (l latencies) report(b *testing.B) {
 	slices.Sort(l)
 	b.ReportMetric(float64(l[len(l)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(l[len(l)*99/100].Nanoseconds()), "p99-ns")
-}
-
-// jsonTricky are strings whose JSON needs every kind of escape.
-var jsonTricky = []string{
-	"", "plain", `quote " backslash \ slash /`, "\x00\x01\x1f\x7f", "\b\f\n\r\t",
-	"<html> & </html>", "\u2028\u2029", "é ü ß 漢字 🎉", "\xff\xfe bad", "a\xc3", "\xed\xa0\x80",
-	"\ufffd", "\\u0041", `{"machine_id":"4c4c","mac:eth0":"52:54"}`,
-}
-
-func TestAppendRequest(t *testing.T) {
-	for _, o := range []struct{ now, version string }{{"", ""}, {"2026-01-05T10:00:00Z", "0.41.0"}} {
-		v := &Validator{platform: `{"machine_id":"a\"<b>"}`, now: o.now, version: o.version}
-		v.env = append(v.env, envVar{EnvPlatform, v.platform})
-		if o.now != "" {
-			v.env = append(v.env, envVar{EnvNow, o.now}, envVar{EnvVersion, o.version})
-		}
-		slices.SortFunc(v.env, func(a, b envVar) int { return strings.Compare(a.name, b.name) })
-		v.envJS = appendEnv(nil, v.env)
-		for _, extra := range []map[string]string{nil, {EnvPassphrase: "p\"\u2028"}} {
-			for _, s := range jsonTricky {
-				args := []string{"check", s}
-				env := map[string]string{EnvPlatform: v.platform}
-				if o.now != "" {
-					env[EnvNow], env[EnvVersion] = o.now, o.version
-				}
-				maps.Copy(env, extra)
-				var want bytes.Buffer
-				enc := json.NewEncoder(&want)
-				enc.SetEscapeHTML(false)
-				enc.Encode(struct {
-					Args  []string          `json:"args"`
-					Env   map[string]string `json:"env"`
-					Stdin string            `json:"stdin"`
-				}{args, env, s})
-				if got := v.appendRequest(nil, args, s, extra); string(got) != strings.TrimSuffix(want.String(), "\n") {
-					t.Errorf("wrote %s\nencoding/json %s", got, want.String())
-				}
-			}
-		}
-	}
-}
-
-func TestDecodeResponse(t *testing.T) {
-	for _, s := range append(jsonTricky, "allowed: feature vpn (licensed)\n") {
-		for _, exit := range []int{0, 1, 2, 10} {
-			for _, raw := range [][]byte{
-				mustMarshal(t, Response{Exit: exit, Stdout: s, Stderr: s + "x"}),
-				fmt.Appendf(nil, `{"exit":%d,"stdout":%s,"stderr":%s}`, exit, wire.AppendString(nil, s, false), wire.AppendString(nil, s, false)),
-			} {
-				var want Response
-				wantErr := json.Unmarshal(raw, &want)
-				got, err := decodeResponse(raw)
-				if (err != nil) != (wantErr != nil) || got != want {
-					t.Errorf("%s: read %+v, %v; encoding/json %+v, %v", raw, got, err, want, wantErr)
-				}
-				if e := responseExit(raw); e != -1 && e != want.Exit {
-					t.Errorf("%s: exit %d", raw, e)
-				}
-			}
-		}
-	}
-	for _, raw := range []string{
-		``, `{}`, `{"exit":0}`, `{"exit":01,"stdout":"","stderr":""}`, `{"exit":0,"stdout":"","stderr":""} `,
-		`{"exit":0,"stdout":"\ud83c\udf89","stderr":""}`, `{"exit":0,"stdout":"\u12","stderr":""}`,
-		`{"exit":0,"stdout":"a","stderr":"b","x":1}`, `{"exit":-1,"stdout":"","stderr":""}`,
-		`{"exit":0,"stdout":"\x","stderr":""}`, "{\"exit\":0,\"stdout\":\"\xff\",\"stderr\":\"\"}",
-		`{ "exit": 1, "stdout": "", "stderr": "" }`,
-	} {
-		var want Response
-		wantErr := json.Unmarshal([]byte(raw), &want)
-		got, err := decodeResponse([]byte(raw))
-		if (err != nil) != (wantErr != nil) || got != want {
-			t.Errorf("%s: read %+v, %v; encoding/json %+v, %v", raw, got, err, want, wantErr)
-		}
-	}
-}
-
-func mustMarshal(t *testing.T, v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

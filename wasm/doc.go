@@ -18,7 +18,9 @@
 // records its SHA-256 in the binary; a host built that way refuses any other
 // module (see [LoadModule]). Without an embedded module the host loads the
 // file $TENURE_MODULE names, else validator-reactor.wasm beside the
-// executable. [Options.Module] hands over the bytes directly.
+// executable. [Options.Module] hands over the bytes directly. The host and
+// the module speak the ABI of package
+// [github.com/tenurehq/tenure/shared/abi], which other hosts speak too.
 //
 // Compiling the module takes seconds, so it happens once per process, shared
 // by every [Validator], and the compiled code is kept on disk under

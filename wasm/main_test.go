@@ -80,3 +80,31 @@ func sha(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// day1 is the first day of the tests' appliances.
+const day1 = "2026-01-05T10:00:00Z"
+
+// firstYear is a license valid for a year from day1.
+func firstYear(t testing.TB) guest.Grant {
+	return guest.Grant{ID: "L-000001", From: date(t, "2026-01-05"), Until: date(t, "2027-01-05"), Issued: date(t, day1)}
+}
+
+// installed opens a Validator over state at now (see [open]), makes the
+// appliance and installs a license of g; it returns the Validator and the
+// LRF the license was made for.
+func installed(t testing.TB, state, now string, g guest.Grant) (*Validator, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	v := open(t, state, platformA, now)
+	if err := v.Init(ctx, "edge", "0.40.0"); err != nil {
+		t.Fatal(err)
+	}
+	lrf, err := v.Request(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Install(ctx, issue(t, lrf, g)); err != nil {
+		t.Fatal(err)
+	}
+	return v, lrf
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/tenurehq/tenure/shared/abi"
 	"github.com/tenurehq/tenure/shared/engine"
 	"github.com/tenurehq/tenure/wasm/internal/guest"
 )
@@ -27,7 +28,7 @@ func node(t *testing.T, state, now string, words ...string) []byte {
 	module(t, guest.Command)
 	args := append([]string{filepath.Join("testdata", "node", "run.mjs"), guests.Paths[guest.Command], state}, words...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), EnvPlatform+"="+platformA, EnvNow+"="+now)
+	cmd.Env = append(os.Environ(), abi.EnvPlatform+"="+platformA, abi.EnvNow+"="+now)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

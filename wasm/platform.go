@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/tenurehq/tenure/shared/abi"
 )
 
 // ParsePlatform reads a platform as the tenure CLI takes it (--platform FILE,
@@ -34,10 +36,10 @@ func Platform(file string) (map[string]string, error) {
 		}
 		return m, nil
 	}
-	if s := os.Getenv(EnvPlatform); strings.TrimSpace(s) != "" {
+	if s := os.Getenv(abi.EnvPlatform); strings.TrimSpace(s) != "" {
 		m, err := ParsePlatform([]byte(s))
 		if err != nil {
-			return nil, fmt.Errorf("$%s: %w", EnvPlatform, err)
+			return nil, fmt.Errorf("$%s: %w", abi.EnvPlatform, err)
 		}
 		return m, nil
 	}

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/tenurehq/tenure/shared/abi"
 )
 
 // TestFacts reads this machine's facts: what it finds must be what the files
@@ -49,19 +51,19 @@ func TestPlatformPrecedence(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"machine_id":"from-file"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(EnvPlatform, `{"machine_id":"from-env"}`)
+	t.Setenv(abi.EnvPlatform, `{"machine_id":"from-env"}`)
 	if m, err := Platform(file); err != nil || m["machine_id"] != "from-file" {
 		t.Errorf("with a file: %v, %v", m, err)
 	}
 	if m, err := Platform(""); err != nil || m["machine_id"] != "from-env" {
 		t.Errorf("with $TENURE_PLATFORM: %v, %v", m, err)
 	}
-	t.Setenv(EnvPlatform, `["not", "an", "object"]`)
+	t.Setenv(abi.EnvPlatform, `["not", "an", "object"]`)
 	if _, err := Platform(""); err == nil || !strings.Contains(err.Error(), "$TENURE_PLATFORM") {
 		t.Errorf("a $TENURE_PLATFORM that is not an object: %v", err)
 	}
 	if runtime.GOOS == "linux" {
-		t.Setenv(EnvPlatform, "")
+		t.Setenv(abi.EnvPlatform, "")
 		want, _ := Facts()
 		if m, err := Platform(""); err != nil || len(m) != len(want) {
 			t.Errorf("without either: %v, %v; want the facts %v", m, err, want)

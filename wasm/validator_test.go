@@ -149,17 +149,7 @@ func TestAPI(t *testing.T) {
 // another platform: a new appliance whose old licenses are inactive.
 func TestBackupRestore(t *testing.T) {
 	ctx := context.Background()
-	v := open(t, t.TempDir(), platformA, "2026-01-05T10:00:00Z")
-	if err := v.Init(ctx, "edge", "0.40.0"); err != nil {
-		t.Fatal(err)
-	}
-	lrf, err := v.Request(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Install(ctx, issue(t, lrf, guest.Grant{ID: "L-000001", From: date(t, "2026-01-05"), Until: date(t, "2027-01-05"), Issued: date(t, "2026-01-05T10:00:00Z")})); err != nil {
-		t.Fatal(err)
-	}
+	v, _ := installed(t, t.TempDir(), day1, firstYear(t))
 	before := v.MemorySize()
 	start := time.Now()
 	backup, err := v.Backup(ctx, "correct horse")

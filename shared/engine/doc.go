@@ -101,7 +101,7 @@
 //	initial                     earlier of effective and     from + term_months
 //	                            first use, else activation
 //	reallocation (freed seat)   activation date              the freed binding's until
-//	renewal                     E (early, on time or late)   E + term_months
+//	renewal                     E (early, on time or late)   E + each renewal's term_months
 //	upgrade                     activation date              E
 //	prolongation                activation date              E + extend_months
 //	downgrade (supersedes)      activation date              E
@@ -109,8 +109,10 @@
 //
 // An upgrade, downgrade or prolongation once coverage has ended is refused:
 // [ErrRenewFirst]. A renewal issued in grace therefore covers the grace
-// period from its start. Each further renewal or prolongation folded into the
-// same license adds its term or months.
+// period from its start. Each renewal buys its own term: a renewal of 12
+// months and one of 36 folded into one license add 48 months, and a renewal
+// ordered before the first activation adds its term to the order's. A
+// prolongation folded in adds its months.
 //
 // # Example
 //
@@ -123,4 +125,34 @@
 // appliance licensed again with no gap in its coverage. Had the renewal been
 // installed in December 2026, it would have been pending until 2027-01-10, and
 // status would have shown "licensed until 2028-01-10" with no expiry warning.
+//
+// # Compatibility
+//
+// Appliances in the field run older validators for years, so every change
+// to a document is made with its oldest reader in mind.
+//
+// Readers are strict on purpose: a document with a field its reader does not
+// know is refused ([ErrMalformed]: the schemas forbid additional properties,
+// [Decode] disallows unknown fields and compares the bytes with their
+// re-encoding). An older validator therefore lists a license carrying a newer
+// field as inactive ("malformed document"); it never half-reads it.
+//
+// New fields are added so that this never happens to an appliance that did
+// nothing wrong:
+//   - a new field is optional and left out when empty, so documents that do
+//     not need it are byte for byte what older readers accept;
+//   - the issuer writes a new license field only when the LRF it answers
+//     shows that its validator reads it: an LRF that carries a field of its
+//     own from the same revision (a history head, say) comes from a validator
+//     that reads the matching license field, and an LRF without it gets a
+//     license without it;
+//   - a change an older reader cannot ignore gets a new type line
+//     (tenure.license/v2), and the issuer keeps answering older LRFs with
+//     the old type;
+//   - the issuer is upgraded before validators that send newer LRFs are
+//     shipped: it is one deployment, the appliances are many. An issuer that
+//     does not know an LRF field answers 400, never a wrong license.
+//
+// The appliance's own state follows the same rule: a state written by an
+// older validator is read, and migrated once, by every newer one.
 package engine

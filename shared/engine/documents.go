@@ -1,15 +1,7 @@
 package engine
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
-
-	"github.com/tenurehq/tenure/schema"
 )
 
 // Document types: the first line of every document's body.
@@ -72,6 +64,10 @@ type License struct {
 	Reason        string           `json:"reason"`
 	Supersedes    []string         `json:"supersedes,omitempty"`
 	Issued        time.Time        `json:"issued"`
+	// Head is the history head of the LRF this license answers, present
+	// only when that LRF carried one (validators from before the history
+	// refuse a field they do not know).
+	Head *Head `json:"head,omitempty"`
 }
 
 // A Request is the body of a tenure.lrf/v1 document, a License Request File:
@@ -91,6 +87,7 @@ type Request struct {
 	Sequence   uint64     `json:"sequence"`
 	Created    time.Time  `json:"created"`
 	Nonce      string     `json:"nonce"`
+	History    *Trail     `json:"history,omitempty"` // absent from validators before the history
 }
 
 // A Release is the body of a tenure.release/v1 document: an appliance's signed
@@ -102,41 +99,7 @@ type Release struct {
 	Released  time.Time `json:"released"`
 	Sequence  uint64    `json:"sequence"`
 	Nonce     string    `json:"nonce"`
-}
-
-// A Product is the body of a tenure.product/v1 document: the policy both sides
-// are built with.
-type Product struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	Features   []string        `json:"features"`
-	Tiers      map[string]Tier `json:"tiers"`
-	Trial      TrialPolicy     `json:"trial"`
-	GraceDays  int             `json:"grace_days"`
-	MinVersion string          `json:"min_version"`
-	Binding    BindingPolicy   `json:"binding"`
-	// RestrictedFeatures is "last" (the default: features keep answering
-	// from the mode before restricted) or "deny" (fail closed).
-	RestrictedFeatures string `json:"restricted_features,omitempty"`
-}
-
-// A Tier is a named set of features and limits within a product.
-type Tier struct {
-	Features []string         `json:"features"`
-	Limits   map[string]int64 `json:"limits"`
-}
-
-// TrialPolicy is how long a trial lasts and what it may use.
-type TrialPolicy struct {
-	Days   int              `json:"days"`
-	Limits map[string]int64 `json:"limits"`
-}
-
-// BindingPolicy says how many hashed platform components must match.
-type BindingPolicy struct {
-	// MinMatch is the number of a license's components that must match;
-	// 0 means a majority, ⌊n/2⌋+1.
-	MinMatch int `json:"min_match,omitempty"`
+	History   *Trail    `json:"history,omitempty"` // absent from validators before the history
 }
 
 // A Backup is the body of a tenure.backup/v1 document: an appliance's whole
@@ -157,126 +120,9 @@ type Backup struct {
 	Receipts  map[string]string `json:"receipts"`
 	Created   time.Time         `json:"created"`
 	Extra     map[string]string `json:"extra,omitempty"`
-}
-
-// Encode returns the body of a document: its type on the first line, then its
-// one exact JSON encoding on the second.
-func Encode(typ string, v any) ([]byte, error) {
-	j, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("failed to encode %s: %w", typ, err)
-	}
-	if c, ok := v.(interface{ sortedLists() error }); ok {
-		if err := c.sortedLists(); err != nil {
-			return nil, fmt.Errorf("failed to encode %s: %w", typ, err)
-		}
-	}
-	body := make([]byte, 0, len(typ)+len(j)+2)
-	body = append(body, typ...)
-	body = append(body, '\n')
-	body = append(body, j...)
-	body = append(body, '\n')
-	if err := schema.Validate(typ, j); err != nil {
-		return nil, fmt.Errorf("failed to encode %s: %w", typ, err)
-	}
-	return body, nil
-}
-
-// Decode parses a body made by [Encode] into v. It accepts only the exact
-// encoding: the type line, JSON valid against the type's schema with no
-// unknown fields, and bytes equal to v's re-encoding.
-func Decode(typ string, body []byte, v any) error {
-	j, ok := bytes.CutPrefix(body, []byte(typ+"\n"))
-	if !ok {
-		first, _, _ := strings.Cut(string(body), "\n")
-		if len(first) > 40 {
-			first = first[:40] + "…"
-		}
-		return fmt.Errorf("%w: expected a %s document, found %q", ErrMalformed, typ, first)
-	}
-	j, ok = bytes.CutSuffix(j, []byte("\n"))
-	if !ok || bytes.IndexByte(j, '\n') >= 0 {
-		return fmt.Errorf("%w: %s body must be one line of JSON", ErrMalformed, typ)
-	}
-	if err := schema.Validate(typ, j); err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
-	}
-	if c, ok := v.(interface{ sortedLists() error }); ok {
-		if err := c.sortedLists(); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrMalformed, typ, err)
-		}
-	}
-	again, err := json.Marshal(v)
-	if err != nil || !bytes.Equal(again, j) {
-		return fmt.Errorf("%w: %s is not in its one exact encoding (compact JSON, fields in order, sorted lists)", ErrMalformed, typ)
-	}
-	return nil
-}
-
-// ParseProduct reads a product file: its type on the first line, then JSON in
-// any layout (the file is written by people and not signed).
-func ParseProduct(text []byte) (*Product, error) {
-	j, ok := bytes.CutPrefix(text, []byte(TypeProduct+"\n"))
-	if !ok {
-		return nil, fmt.Errorf("%w: a product file starts with the line %s", ErrMalformed, TypeProduct)
-	}
-	if err := schema.Validate(TypeProduct, j); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	var p Product
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("%w: product: %v", ErrMalformed, err)
-	}
-	for name, tier := range p.Tiers {
-		for _, f := range tier.Features {
-			if !slices.Contains(p.Features, f) {
-				return nil, fmt.Errorf("%w: product %s: tier %s names feature %q, which is not in the catalog", ErrMalformed, p.ID, name, f)
-			}
-		}
-	}
-	return &p, nil
-}
-
-// graceDays returns the product's grace period in days, 90 if unset.
-func (p *Product) graceDays() int {
-	if p == nil || p.GraceDays <= 0 {
-		return 90
-	}
-	return p.GraceDays
-}
-
-func (p *Product) trialDays() int {
-	if p == nil || p.Trial.Days <= 0 {
-		return 30
-	}
-	return p.Trial.Days
-}
-
-// HasFeature reports whether f is in the product's catalog.
-func (p *Product) HasFeature(f string) bool { return slices.Contains(p.Features, f) }
-
-// sortedLists checks the lists whose order carries no meaning are sorted and
-// free of repeats, so that a document has one encoding.
-func (l *License) sortedLists() error {
-	return errors.Join(sortedSet("features", l.Features), sortedSet("supersedes", l.Supersedes))
-}
-
-func (r *Request) sortedLists() error { return sortedSet("installed", r.Installed) }
-
-func (r *Release) sortedLists() error { return sortedSet("licenses", r.Licenses) }
-
-func sortedSet(field string, list []string) error {
-	for i := 1; i < len(list); i++ {
-		if list[i-1] >= list[i] {
-			return fmt.Errorf("%s must be sorted without repeats", field)
-		}
-	}
-	return nil
+	// History and Facts are the history file and the record of frequent
+	// facts, as the state holds them; absent from backups made before the
+	// history, which restore migrates.
+	History string `json:"history,omitempty"`
+	Facts   string `json:"facts,omitempty"`
 }

@@ -1,6 +1,11 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
 
 var (
 	// ErrMalformed is returned for input that is not a well-formed Tenure
@@ -23,10 +28,6 @@ var (
 	// appliance's age identity.
 	ErrSealedElsewhere = errors.New("sealed to another appliance")
 
-	// ErrNoSeat is returned by [Decide]'s callers when a contract has no free
-	// seat; it is here so both sides name the refusal the same way.
-	ErrNoSeat = errors.New("no free seat")
-
 	// ErrRenewFirst is returned by [Decide] for an upgrade, downgrade or
 	// prolongation while the chain's coverage has ended.
 	ErrRenewFirst = errors.New("renew first")
@@ -34,3 +35,25 @@ var (
 	// ErrRefused is returned by [Decide] for an activation a rule refuses.
 	ErrRefused = errors.New("refused")
 )
+
+// An UntrustedError is returned when no trusted key admits a document: none
+// of its signers is trusted, or (NotAfter set) the trusted key that signed it
+// was retired before the document was issued. It matches [ErrUntrusted]
+// with errors.Is; callers that tell a person what to do read its fields.
+type UntrustedError struct {
+	Signers  []string  // the names of the keys that signed, trusted or not
+	Issued   time.Time // the document's issue time, when NotAfter is set
+	NotAfter time.Time // the retired key's not-after date; zero: no trusted key signed
+}
+
+func (e *UntrustedError) Error() string {
+	names := strings.Join(e.Signers, ", ")
+	if e.NotAfter.IsZero() {
+		return fmt.Sprintf("signed by an unknown key (%s)", names)
+	}
+	return fmt.Sprintf("signed by a retired issuer key (%s): issued %s, after its key's not-after date %s",
+		names, formatTime(e.Issued), formatTime(e.NotAfter))
+}
+
+// Is makes errors.Is(err, ErrUntrusted) hold for an *UntrustedError.
+func (e *UntrustedError) Is(target error) bool { return target == ErrUntrusted }

@@ -386,3 +386,49 @@ func FuzzOpenLicense(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTrail decodes the history trail documents carry: what it accepts is
+// consistent (every head it lists it holds, none past its ends), and
+// re-encodes to the same bytes.
+func FuzzTrail(f *testing.F) {
+	seeds, err := loadSeeds()
+	if err != nil {
+		f.Fatal(err)
+	}
+	n := 0
+	for _, msg := range seeds.bodies[engine.TypeRequest] {
+		_, j, _ := bytes.Cut(msg, []byte("\n"))
+		var r struct {
+			History json.RawMessage `json:"history"`
+		}
+		if json.Unmarshal(j, &r) == nil && len(r.History) > 0 {
+			f.Add([]byte(r.History))
+			n++
+		}
+	}
+	if n == 0 {
+		f.Fatal("no seed: no vector LRF carries a history")
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		var tr engine.Trail
+		if dec.Decode(&tr) != nil {
+			return
+		}
+		if tr.Check() != nil {
+			return
+		}
+		for _, h := range tr.Heads() {
+			if !tr.Holds(h) {
+				t.Fatalf("a consistent trail does not hold its own entry %+v", h)
+			}
+		}
+		if tr.Holds(engine.Head{N: tr.Head.N + 1, Hash: tr.Head.Hash}) || tr.Holds(engine.Head{N: tr.From - 1, Hash: tr.Entries[0]}) {
+			t.Fatal("a trail holds a head outside its entries")
+		}
+		if got := engine.NewTrail(tr.Entries, 0); got.Head.Hash != tr.Head.Hash {
+			t.Fatalf("NewTrail over the entries ends at %+v, not %+v", got.Head, tr.Head)
+		}
+	})
+}

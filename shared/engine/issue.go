@@ -48,7 +48,6 @@ type Activation struct {
 
 	Effective *time.Time // the date the customer chose, optional
 	FirstUse  *time.Time // the LRF's first use, optional
-	GraceDays int        // the grace period after the chain's end
 }
 
 // A Decision is the window and case of the license to issue.
@@ -66,14 +65,20 @@ func Decide(a Activation) (Decision, error) {
 	if len(a.New) == 0 && len(a.Chain) == 0 && a.Freed == nil {
 		return Decision{}, fmt.Errorf("%w: the contract has no revision to license", ErrRefused)
 	}
-	term := 0
-	renewals, extend := 0, 0
+	// The order buys its term (as corrected before any renewal), each
+	// renewal buys its own, and a prolongation adds its months.
+	term, renewed, extend := 0, 0, 0
+	renewals := 0
 	last := ""
 	for _, r := range a.New {
-		term = r.TermMonths
 		switch r.Change {
+		case ChangeOrder, ChangeCorrection:
+			if renewals == 0 {
+				term = r.TermMonths
+			}
 		case ChangeRenewal:
 			renewals++
+			renewed += r.TermMonths
 		case ChangeProlongation:
 			extend += r.ExtendMonths
 			last = r.Change
@@ -85,11 +90,7 @@ func Decide(a Activation) (Decision, error) {
 
 	if len(a.Chain) == 0 {
 		if a.Freed != nil {
-			until := *a.Freed
-			if renewals > 0 {
-				until = AddMonths(until, renewals*term)
-			}
-			until = AddMonths(until, extend)
+			until := AddMonths(*a.Freed, renewed+extend)
 			if !until.After(day) {
 				return Decision{}, fmt.Errorf("%w: the freed seat's coverage ended %s; renew the contract", ErrRenewFirst, formatTime(until))
 			}
@@ -99,10 +100,7 @@ func Decide(a Activation) (Decision, error) {
 		if err != nil {
 			return Decision{}, err
 		}
-		// The order buys one term; a renewal ordered before the first
-		// activation buys another, and a prolongation its months.
-		until := AddMonths(from, term*(1+renewals))
-		until = AddMonths(until, extend)
+		until := AddMonths(from, term+renewed+extend)
 		return Decision{Reason: ReasonInitial, From: from, Until: until}, nil
 	}
 
@@ -118,8 +116,7 @@ func Decide(a Activation) (Decision, error) {
 	}
 	switch {
 	case renewals > 0:
-		until := AddMonths(e, renewals*term)
-		return Decision{Reason: ReasonRenewal, From: e, Until: AddMonths(until, extend)}, nil
+		return Decision{Reason: ReasonRenewal, From: e, Until: AddMonths(e, renewed+extend)}, nil
 	case last != "":
 		if !day.Before(e) {
 			return Decision{}, fmt.Errorf("%w: coverage ended %s and a change (%s) applies only to a running subscription; renew the contract first", ErrRenewFirst, formatTime(e), last)

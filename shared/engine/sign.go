@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -44,7 +45,7 @@ func OpenNote(msg []byte, known note.Verifiers) (body []byte, signers []note.Sig
 			for _, s := range unverified.Note.UnverifiedSigs {
 				names = append(names, s.Name)
 			}
-			return nil, nil, fmt.Errorf("%w (%s)", ErrUntrusted, strings.Join(names, ", "))
+			return nil, nil, &UntrustedError{Signers: names}
 		case errors.As(err, &invalid):
 			return nil, nil, fmt.Errorf("%w: the signature of %s does not match the text; the file was altered", ErrBadSignature, invalid.Name)
 		}
@@ -66,6 +67,29 @@ func OpenNote(msg []byte, known note.Verifiers) (body []byte, signers []note.Sig
 // "name+hash+data".
 func GenerateKey(rand io.Reader, name string) (skey, vkey string, err error) {
 	return note.GenerateKey(rand, name)
+}
+
+// VerifierKey derives the verifier key "name+hash+base64" from a
+// signed-note Ed25519 private key (the "PRIVATE+KEY" prefix, then
+// "+name+hash+base64(alg ‖ seed)"): the public half under the same name, as
+// [GenerateKey] returns it.
+func VerifierKey(skey string) (string, error) {
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		return "", fmt.Errorf("not a signed-note private key: %w", err)
+	}
+	// The name holds no '+', but the base64 data may.
+	parts := strings.SplitN(skey, "+", 5)
+	raw, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
+	if err != nil || len(raw) != 1+ed25519.SeedSize {
+		return "", errors.New("not an Ed25519 signed-note private key")
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(s.Name(), pub)
+	if err != nil {
+		return "", fmt.Errorf("failed to derive the verifier key: %w", err)
+	}
+	return vkey, nil
 }
 
 // KeyHash is the SHA-256 of a verifier key string, in hex: how a license
@@ -135,19 +159,25 @@ func ParseTrust(text string) (*Trust, error) {
 // Verifiers returns the trusted keys as note verifiers.
 func (t *Trust) Verifiers() note.Verifiers { return t.verifiers }
 
-// allows reports whether one of sigs is by a trusted key whose not-after
-// admits a document issued at issued.
-func (t *Trust) allows(sigs []note.Signature, issued time.Time) bool {
+// admit returns nil when one of sigs is by a trusted key whose not-after
+// admits a document issued at issued, and otherwise an [*UntrustedError]
+// naming the signers and the latest not-after among their keys.
+func (t *Trust) admit(sigs []note.Signature, issued time.Time) error {
+	e := &UntrustedError{Issued: issued}
 	for _, s := range sigs {
+		e.Signers = append(e.Signers, s.Name)
 		for _, k := range t.Keys {
 			if k.verifier.Name() == s.Name && k.verifier.KeyHash() == s.Hash {
 				if k.NotAfter.IsZero() || issued.Before(k.NotAfter) {
-					return true
+					return nil
+				}
+				if k.NotAfter.After(e.NotAfter) {
+					e.NotAfter = k.NotAfter
 				}
 			}
 		}
 	}
-	return false
+	return e
 }
 
 // selfVerifier returns a verifier for a document signed by the key it carries

@@ -10,9 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tenurehq/tenure/issuer/internal/issuertest"
 )
 
 func clearEnv(t *testing.T) {
@@ -54,28 +55,10 @@ func TestKeygen(t *testing.T) {
 	}
 }
 
-// syncBuffer is a buffer the server writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serving is a server started by startServe.
 type serving struct {
 	addr   string
-	logs   *syncBuffer
+	logs   *issuertest.Output
 	cancel context.CancelFunc
 	done   chan int
 }
@@ -91,7 +74,7 @@ func (s *serving) stop() int {
 func startServe(t *testing.T, dir string) *serving {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	s := &serving{logs: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	s := &serving{logs: &issuertest.Output{}, cancel: cancel, done: make(chan int, 1)}
 	go func() {
 		s.done <- runContext(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, io.Discard, s.logs)
 	}()

@@ -244,11 +244,17 @@ func FirstLRF(t testing.TB, n int, now time.Time) string {
 	return newDevice(t, n).request(t, engine.Normalize(now))
 }
 
-func (d *device) receipt(e *env, contract string, ids []string) string {
+// receipt makes the device's next release receipt, edited by edit before
+// signing.
+func (d *device) receipt(e *env, contract string, ids []string, edit ...func(*engine.Release)) string {
 	e.t.Helper()
 	d.seq++
-	text, err := engine.SignRelease(&engine.Release{Contract: contract, Licenses: ids, Appliance: d.id, Released: e.clock(),
-		Sequence: d.seq, Nonce: strings.ToLower(rand.Text())}, d.signer)
+	r := &engine.Release{Contract: contract, Licenses: ids, Appliance: d.id, Released: e.clock(),
+		Sequence: d.seq, Nonce: strings.ToLower(rand.Text())}
+	for _, f := range edit {
+		f(r)
+	}
+	text, err := engine.SignRelease(r, d.signer)
 	if err != nil {
 		e.t.Fatal(err)
 	}

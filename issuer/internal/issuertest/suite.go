@@ -33,6 +33,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReallocationAfterRenewal", testReallocationAfterRenewal},
 		{"LicenseOpens", testLicenseOpens},
 		{"SeatRace", testSeatRace},
+		{"HistoryContinuation", testHistoryContinuation},
+		{"HistoryStale", testHistoryStale},
+		{"HistoryStaleReceipt", testHistoryStaleReceipt},
+		{"HistoryRestore", testHistoryRestore},
+		{"HistoryFork", testHistoryFork},
+		{"HistoryRestoreAfterRelease", testHistoryRestoreAfterRelease},
+		{"HistoryAbsent", testHistoryAbsent},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newEnv(t, open)) })
 	}
@@ -66,27 +73,25 @@ func testContracts(t *testing.T, e *env) {
 	code, body = e.do("PUT", "/v1/contracts/IC-1042", tok, contractBody("renewal", 2))
 	e.want(403, code, body, "change with a contract token")
 
-	bad := contractBody("order", 1)
-	bad["product"] = "core"
-	code, body = e.do("PUT", "/v1/contracts/IC-2", e.admin, bad)
-	e.want(422, code, body, "contract for an unknown product")
-	bad = contractBody("order", 1)
-	bad["tier"] = "gold"
-	code, body = e.do("PUT", "/v1/contracts/IC-2", e.admin, bad)
-	e.want(422, code, body, "contract for an unknown tier")
-	bad = contractBody("order", 1)
-	bad["features"] = []string{"scion", "teleport"}
-	code, body = e.do("PUT", "/v1/contracts/IC-2", e.admin, bad)
-	e.want(422, code, body, "contract with a feature outside the catalog")
-	bad = contractBody("prolongation", 1)
-	code, body = e.do("PUT", "/v1/contracts/IC-1042", e.admin, bad)
-	e.want(400, code, body, "prolongation without extend_months")
-	bad = contractBody("order", 1)
-	bad["color"] = "blue"
-	code, body = e.do("PUT", "/v1/contracts/IC-2", e.admin, bad)
-	e.want(400, code, body, "contract with an unknown field")
-	code, body = e.do("PUT", "/v1/contracts/bad%20id", e.admin, contractBody("order", 1))
-	e.want(400, code, body, "contract with a bad id")
+	for _, tc := range []struct {
+		what, id, change, field string
+		value                   any
+		status                  int
+	}{
+		{"contract for an unknown product", "IC-2", "order", "product", "core", 422},
+		{"contract for an unknown tier", "IC-2", "order", "tier", "gold", 422},
+		{"contract with a feature outside the catalog", "IC-2", "order", "features", []string{"scion", "teleport"}, 422},
+		{"prolongation without extend_months", "IC-1042", "prolongation", "", nil, 400},
+		{"contract with an unknown field", "IC-2", "order", "color", "blue", 400},
+		{"contract with a bad id", "bad%20id", "order", "", nil, 400},
+	} {
+		bad := contractBody(tc.change, 1)
+		if tc.field != "" {
+			bad[tc.field] = tc.value
+		}
+		code, body = e.do("PUT", "/v1/contracts/"+tc.id, e.admin, bad)
+		e.want(tc.status, code, body, tc.what)
+	}
 
 	e.at("2026-02-01")
 	e.change("IC-1042", "correction", func(b map[string]any) { b["customer"] = "ACME Networks GmbH" })

@@ -1,15 +1,10 @@
 package lambdahttp_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -80,57 +75,12 @@ func issuerFunction(b *testing.B) (bin string, env []string) {
 	if testing.Short() {
 		b.Skip("builds the issuer")
 	}
-	root, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		b.Fatalf("go env GOMOD: %v", err)
-	}
-	bin = filepath.Join(b.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", bin, "./issuer/cmd/tenure-issuer")
-	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin, []string{
+	return buildBootstrap(b, "./issuer/cmd/tenure-issuer"), []string{
 		"TENURE_KEY_FILE=kms:alias/tenure-issuer?name=tenure-issuer-2026",
-		"AWS_ENDPOINT_URL_KMS=" + benchKMS(b),
+		"AWS_ENDPOINT_URL_KMS=" + newKMSEndpoint(b).url,
 		"AWS_ACCESS_KEY_ID=AKIDTENUREBENCH", "AWS_SECRET_ACCESS_KEY=not-a-secret", "AWS_EC2_METADATA_DISABLED=true",
 		"TENURE_ADMIN_TOKEN=bench-admin-token",
 	}
-}
-
-// benchKMS answers the two KMS operations the issuer uses with a real
-// Ed25519 key.
-func benchKMS(b *testing.B) string {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		b.Fatal(err)
-	}
-	const arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			Message          []byte
-			SigningAlgorithm string
-		}
-		json.NewDecoder(r.Body).Decode(&in)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		switch r.Header.Get("X-Amz-Target") {
-		case "TrentService.GetPublicKey":
-			json.NewEncoder(w).Encode(map[string]any{"KeyId": arn, "KeySpec": "ECC_NIST_EDWARDS25519",
-				"KeyUsage": "SIGN_VERIFY", "PublicKey": der, "SigningAlgorithms": []string{"ED25519_SHA_512"}})
-		case "TrentService.Sign":
-			json.NewEncoder(w).Encode(map[string]any{"KeyId": arn, "Signature": ed25519.Sign(priv, in.Message), "SigningAlgorithm": in.SigningAlgorithm})
-		default:
-			w.WriteHeader(http.StatusBadRequest)
-			json.NewEncoder(w).Encode(map[string]string{"__type": "UnknownOperationException", "message": r.Header.Get("X-Amz-Target")})
-		}
-	}))
-	b.Cleanup(srv.Close)
-	return srv.URL
 }
 
 // benchRuntime is a Runtime API for one function process at a time, which
@@ -222,12 +172,7 @@ func (rt *benchRuntime) start(b *testing.B, bin string, env []string) *benchFunc
 	dir := b.TempDir()
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TZ=:UTC",
-		"AWS_LAMBDA_RUNTIME_API=" + rt.addr, "AWS_LAMBDA_FUNCTION_NAME=tenure-issuer",
-		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512", "AWS_REGION=eu-west-1",
-		"TENURE_STORE=bolt:" + filepath.Join(dir, "db"),
-	}, env...)
+	cmd.Env = append(append(functionEnv(rt.addr, dir), "TENURE_STORE=bolt:"+filepath.Join(dir, "db")), env...)
 	fn := &benchFunction{cmd: cmd, started: time.Now()}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

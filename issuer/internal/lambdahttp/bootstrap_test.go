@@ -237,7 +237,7 @@ type kmsEndpoint struct {
 	signs     int
 }
 
-func newKMSEndpoint(t *testing.T) *kmsEndpoint {
+func newKMSEndpoint(t testing.TB) *kmsEndpoint {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

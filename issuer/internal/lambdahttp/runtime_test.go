@@ -5,7 +5,6 @@ package lambdahttp_test
 // Lambda: it polls for the next invocation, answers it, and polls again.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tenurehq/tenure/issuer/internal/issuertest"
 )
 
 const runtimePrefix = "/2018-06-01/runtime/"
@@ -116,24 +117,23 @@ type function struct {
 	cmd     *exec.Cmd
 	started time.Time
 	exited  chan struct{}
-	output  *syncBuffer
+	output  *issuertest.Output
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// functionEnv is the environment Lambda gives a function process of the
+// Runtime API at addr, with home as HOME, and nothing else from this process
+// but PATH.
+func functionEnv(addr, home string) []string {
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"AWS_LAMBDA_RUNTIME_API=" + addr,
+		"AWS_LAMBDA_FUNCTION_NAME=tenure-issuer",
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512",
+		"AWS_REGION=eu-west-1",
+		"TZ=:UTC",
+	}
 }
 
 // startFunction runs bin as Lambda would: AWS_LAMBDA_RUNTIME_API and the
@@ -143,17 +143,8 @@ func startFunction(t *testing.T, rt *runtimeAPI, bin string, env ...string) *fun
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Dir = t.TempDir()
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + t.TempDir(),
-		"AWS_LAMBDA_RUNTIME_API=" + rt.addr,
-		"AWS_LAMBDA_FUNCTION_NAME=tenure-issuer",
-		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512",
-		"AWS_REGION=eu-west-1",
-		"TZ=:UTC",
-	}, env...)
-	out := &syncBuffer{}
+	cmd.Env = append(functionEnv(rt.addr, t.TempDir()), env...)
+	out := &issuertest.Output{}
 	cmd.Stdout, cmd.Stderr = out, out
 	f := &function{rt: rt, cmd: cmd, exited: make(chan struct{}), output: out}
 	f.started = time.Now()
@@ -221,7 +212,7 @@ func (f *function) invoke(t *testing.T, ev events.APIGatewayV2HTTPRequest) (even
 
 // buildBootstrap builds pkg (relative to the module root) as a Lambda
 // bootstrap for this machine, the way scripts/lambda.sh does for arm64.
-func buildBootstrap(t *testing.T, pkg string) string {
+func buildBootstrap(t testing.TB, pkg string) string {
 	t.Helper()
 	root := moduleRoot(t)
 	bin := filepath.Join(t.TempDir(), "bootstrap")
@@ -234,7 +225,7 @@ func buildBootstrap(t *testing.T, pkg string) string {
 	return bin
 }
 
-func moduleRoot(t *testing.T) string {
+func moduleRoot(t testing.TB) string {
 	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {

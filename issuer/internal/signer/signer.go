@@ -26,7 +26,6 @@ package signer
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -39,6 +38,8 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/armor"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tenurehq/tenure/shared/engine"
 )
 
 // File names [Generate] writes in its directory.
@@ -68,18 +69,9 @@ func Parse(skey string) (Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a signed-note private key: %w", err)
 	}
-	// The "PRIVATE+KEY" prefix, then "+name+hash+base64(alg ‖ seed)": the verifier key is the
-	// public half under the same name.
-	// The name holds no '+', but the base64 data may.
-	parts := strings.SplitN(skey, "+", 5)
-	raw, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
-	if err != nil || len(raw) != 1+ed25519.SeedSize {
-		return nil, errors.New("not an Ed25519 signed-note private key")
-	}
-	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
-	vkey, err := note.NewEd25519VerifierKey(s.Name(), pub)
+	vkey, err := engine.VerifierKey(skey)
 	if err != nil {
-		return nil, fmt.Errorf("failed to derive the verifier key: %w", err)
+		return nil, err
 	}
 	return &fileSigner{Signer: s, vkey: vkey}, nil
 }

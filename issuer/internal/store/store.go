@@ -1,6 +1,6 @@
 // Package store is the issuer's memory: contracts and their revisions, seats
-// (bindings of appliances to contracts), issued licenses, idempotency records
-// and the audit ledger.
+// (bindings of appliances to contracts), issued licenses, idempotency records,
+// what the issuer has seen of each appliance's history, and the audit ledger.
 //
 // # Implementations
 //
@@ -21,6 +21,11 @@
 //     appliance's licenses released and appends the ledger row.
 //   - [Store.CreateContract] and [Store.UpdateContract] write the contract, its
 //     revision and the ledger row together.
+//   - [Store.PutHistory] writes an appliance's [History] and a ledger row.
+//
+// An appliance's History is kept across contracts, and written only if it is
+// still at the version the issuer read (optimistic concurrency): by Issue and
+// Free in the same atomic write when they carry one, or by PutHistory.
 //
 // A failed condition returns one of the sentinel errors below; the issuer
 // maps them to HTTP status codes.
@@ -35,6 +40,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tenurehq/tenure/shared/engine"
@@ -50,11 +56,10 @@ var (
 	ErrNoSeat = errors.New("no free seat")
 )
 
-// A Contract is the issuer's record of a contract: the body of its latest
-// PUT, with the revision it made. It is the "contract" object of the HTTP
-// API's answers.
-type Contract struct {
-	ID           string           `json:"id"`
+// Terms are a contract as the vendor's staff send it in PUT
+// /v1/contracts/{id}: the whole contract every time, and the change this
+// revision is.
+type Terms struct {
 	Customer     string           `json:"customer"`
 	Product      string           `json:"product"`
 	Tier         string           `json:"tier"`
@@ -66,9 +71,17 @@ type Contract struct {
 	ExtendMonths int              `json:"extend_months,omitempty"`
 	Change       string           `json:"change"`
 	Status       string           `json:"status"`
-	Revision     int              `json:"revision"`
-	Ordered      time.Time        `json:"ordered"`
-	Updated      time.Time        `json:"updated"`
+}
+
+// A Contract is the issuer's record of a contract: the terms of its latest
+// PUT, with the revision it made. It is the "contract" object of the HTTP
+// API's answers (the terms' fields inline, as encoding/json embeds them).
+type Contract struct {
+	ID string `json:"id"`
+	Terms
+	Revision int       `json:"revision"`
+	Ordered  time.Time `json:"ordered"`
+	Updated  time.Time `json:"updated"`
 
 	// Used is the number of seats taken. The store keeps it: it is ignored
 	// on writes and set on reads.
@@ -187,6 +200,10 @@ type Issue struct {
 	Freed       string
 	Idempotency Idempotency
 	Entry       Entry
+	// History, when set, is the appliance's history after the activation,
+	// written (bounded) if the stored one is still at History.Version,
+	// which is then set one higher.
+	History *History
 }
 
 // Free is one release or reallocation's writes, applied atomically by
@@ -202,6 +219,17 @@ type Free struct {
 	Until    time.Time
 	Revision int
 	Entry    Entry
+	// History, when set, is the appliance's history after the release,
+	// written (bounded) if the stored one is still at History.Version,
+	// which is then set one higher.
+	History *History
+}
+
+// Seat is the freed seat a Free leaves, numbered seq by the store: its id
+// is "appliance@seq".
+func (f *Free) Seat(seq uint64) FreedSeat {
+	return FreedSeat{ID: fmt.Sprintf("%s@%d", f.Appliance, seq), Contract: f.Contract, Appliance: f.Appliance,
+		Freed: f.At, Until: f.Until, Revision: f.Revision}
 }
 
 // A Store keeps the issuer's records. Every method is safe for concurrent use.
@@ -244,11 +272,22 @@ type Store interface {
 
 	// Issue applies an activation atomically. ErrNoSeat if it needs a seat
 	// and none is free; ErrConflict if the idempotency key or the license
-	// exists, the binding is not as expected, or the freed seat was retaken.
+	// exists, the binding is not as expected, the freed seat was retaken, or
+	// the history is not at its version.
 	Issue(ctx context.Context, op *Issue) error
 	// Free frees an appliance's seat atomically. ErrNotFound if the
-	// appliance has no binding; ErrConflict if the seat is already free.
+	// appliance has no binding; ErrConflict if the seat is already free or
+	// the history is not at its version.
 	Free(ctx context.Context, op *Free) error
+
+	// History returns what the issuer has seen of an appliance's history.
+	// ErrNotFound.
+	History(ctx context.Context, appliance string) (*History, error)
+	// PutHistory writes an appliance's history, bounded ([History.Bound]),
+	// and appends e (when not nil) to the ledger, atomically, if the stored
+	// history is at h.Version (0: none is stored); it then sets h.Version
+	// one higher. ErrConflict otherwise.
+	PutHistory(ctx context.Context, h *History, e *Entry) error
 
 	// Append appends a ledger entry (a refusal, or a decision with no other
 	// write).

@@ -47,6 +47,9 @@ func runDocument(v *vector) (map[string]any, error) {
 		if r.FirstUse != nil {
 			out["first_use"] = stamp(*r.FirstUse)
 		}
+		if r.History != nil {
+			out["history"] = trailOutcome(r.History)
+		}
 		return out, nil
 
 	case "receipt":
@@ -64,10 +67,14 @@ func runDocument(v *vector) (map[string]any, error) {
 		if err != nil {
 			return refused(err), nil
 		}
-		return map[string]any{
+		out := map[string]any{
 			"ok": true, "type": engine.TypeRelease, "contract": r.Contract, "licenses": r.Licenses,
 			"appliance": r.Appliance, "released": stamp(r.Released), "sequence": r.Sequence,
-		}, nil
+		}
+		if r.History != nil {
+			out["history"] = trailOutcome(r.History)
+		}
+		return out, nil
 
 	case "license":
 		trust, err := v.trust()
@@ -173,3 +180,9 @@ func licenseFields(l *engine.License) map[string]any {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(engine.TimeFormat) }
+
+// trailOutcome is the part of a history trail a vector pins down: its head,
+// where it starts and how many entries it lists.
+func trailOutcome(t *engine.Trail) map[string]any {
+	return map[string]any{"n": t.Head.N, "hash": t.Head.Hash, "from": t.From, "entries": len(t.Entries)}
+}

@@ -31,11 +31,6 @@ func runIssuing(v *vector) (map[string]any, error) {
 		}
 		*k.to = &t
 	}
-	if s, ok := v.header["grace-days"]; ok {
-		if a.GraceDays, err = strconv.Atoi(s); err != nil {
-			return nil, fmt.Errorf("vector: grace-days: %w", err)
-		}
-	}
 	if a.New, err = parseRevisions(v.header["new"]); err != nil {
 		return nil, err
 	}

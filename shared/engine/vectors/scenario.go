@@ -85,7 +85,15 @@ func runScenario(v *vector) (map[string]any, error) {
 		if len(s.words) == 0 {
 			return nil, fmt.Errorf("vector: a license section needs an id: -- license L-000001 --")
 		}
-		e := engine.Entry{ID: s.words[0], Released: slices.Contains(s.words[1:], "released")}
+		e := engine.Entry{ID: s.words[0]}
+		if i := slices.Index(s.words, "released"); i > 0 {
+			e.Released = true
+			if i+1 < len(s.words) {
+				if e.ReleasedAt, err = engine.ParseInstant(s.words[i+1]); err != nil {
+					return nil, fmt.Errorf("vector: license %s released: %w", s.words[0], err)
+				}
+			}
+		}
 		l, err := engine.VerifyLicense(s.data, trust)
 		e.License = l
 		switch {

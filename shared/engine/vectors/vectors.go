@@ -79,7 +79,8 @@ type section struct {
 // trial-start, host, and optionally high-water, at, floor. Sections:
 // "platform" (raw components as JSON), "device-key", "trust", optionally
 // "product" (default: the example product edge), and one "license ID" per
-// installed license (a signed note; the word "released" marks it released).
+// installed license (a signed note; the word "released" marks it released,
+// optionally followed by the instant it was released).
 // The outcome is the part of the status a person acts on.
 //
 // Issuing vectors ("vector: issuing") run [engine.Decide]. Keys: at, order,

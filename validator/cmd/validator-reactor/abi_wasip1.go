@@ -5,6 +5,7 @@ import (
 	"slices"
 	"unsafe"
 
+	"github.com/tenurehq/tenure/shared/abi"
 	"github.com/tenurehq/tenure/validator"
 )
 
@@ -21,6 +22,9 @@ var (
 	// response keeps the last response alive until the next call; its
 	// memory is reused by the call after that.
 	response []byte
+	// requests reads every request; it remembers the last one's args and
+	// env, which a host sends again and again.
+	requests abi.RequestDecoder
 )
 
 func instance() (*validator.Appliance, error) {
@@ -35,8 +39,10 @@ func instance() (*validator.Appliance, error) {
 	return appliance, setupErr
 }
 
+// The exports are package abi's Func names; a directive takes no constant.
+
 //go:wasmexport tenure_abi_version
-func abiVersion() int32 { return 1 }
+func abiVersion() int32 { return abi.Version }
 
 //go:wasmexport tenure_alloc
 func alloc(size int32) int32 {
@@ -79,22 +85,22 @@ func call(ptr, size int32) int64 {
 	if cap(response) > 64<<10 {
 		response = nil // a large answer (a status of many licenses) is not kept
 	}
-	response = appendResponse(response[:0], handle(ptr, size))
+	response = abi.AppendResponse(response[:0], handle(ptr, size))
 	return int64(uintptr(unsafe.Pointer(&response[0])))<<32 | int64(len(response))
 }
 
-func handle(ptr, size int32) validator.Response {
+func handle(ptr, size int32) abi.Response {
 	i := buffer(ptr)
 	if i < 0 || size < 0 || int(size) > len(buffers[i]) {
-		return validator.Response{Exit: 2, Stderr: "tenure: tenure_call: the request must be in a buffer from tenure_alloc, and len within it\n"}
+		return abi.Response{Exit: 2, Stderr: "tenure: tenure_call: the request must be in a buffer from tenure_alloc, and len within it\n"}
 	}
-	req, err := decodeRequest(buffers[i][:size])
+	req, err := requests.Decode(buffers[i][:size])
 	if err != nil {
-		return validator.Response{Exit: 2, Stderr: fmt.Sprintf("tenure: tenure_call: the request is not {\"args\": [...], \"env\": {...}, \"stdin\": \"...\"}: %v\n", err)}
+		return abi.Response{Exit: 2, Stderr: fmt.Sprintf("tenure: tenure_call: the request is not {\"args\": [...], \"env\": {...}, \"stdin\": \"...\"}: %v\n", err)}
 	}
 	a, err := instance()
 	if err != nil {
-		return validator.Response{Exit: 2, Stderr: "tenure: " + err.Error() + "\n"}
+		return abi.Response{Exit: 2, Stderr: "tenure: " + err.Error() + "\n"}
 	}
 	return a.Run(req)
 }

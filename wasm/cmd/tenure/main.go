@@ -19,37 +19,23 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/tenurehq/tenure/shared/abi"
 	"github.com/tenurehq/tenure/shared/engine"
 	"github.com/tenurehq/tenure/wasm"
 )
 
-const usage = `Usage: tenure [--state DIR] [--platform FILE] COMMAND [ARGS]
-
+// usage is the module's words (package abi) with the host's own around
+// them: its intro, the version command, the options and the variables it
+// reads itself.
+const usage = abi.UsageLine + `
 Tenure decides offline, from signed license files, whether this appliance is
 in trial, licensed, grace or restricted mode, and which features and limits
 apply.
 
-Commands:
-  init --product P --version V       make this appliance (id, device key, age
-                                     identity) and start its 30-day trial
-  first-use                          record that the licensed function was
-                                     first switched on (once)
-  request                            print a license request (LRF) for the vendor
-  install FILE                       open, verify and store a license (- = stdin)
-  status [--json] [--at T]           the mode, features, limits and licenses;
-                                     --at evaluates at T without touching state
-  check FEATURE                      exit 0 if the feature may be used, 1 if not
-  check --limit NAME N               exit 0 if N is within the limit NAME
-  check --config-change              exit 0 if the configuration may change
-  release LICENSE_ID                 drop a contract's licenses; print the receipt
-  backup --passphrase-file F         print the state, encrypted to the passphrase
-                                     on F's first line
-  restore --passphrase-file F        read a backup from stdin and restore it
-  version                            print this tenure's version and the
+` + abi.Commands + `  version                            print this tenure's version and the
                                      SHA-256 of the validator module it runs
 
-Exit codes: 0 done or allowed, 1 refused or denied, 2 error.
-
+` + abi.ExitCodes + `
 Options:
   --state DIR       the state directory (default $TENURE_STATE, else
                     /var/lib/tenure)
@@ -66,19 +52,7 @@ Environment:
   TENURE_VERSION    the software version, when upgraded since init
   TENURE_MODULE     the validator-reactor.wasm to run, when none is embedded
 
-Examples:
-  tenure init --product edge --version 0.40.0
-  tenure first-use
-  tenure request > /media/usb/edge.lrf
-  tenure install /media/usb/L-4k2m9q7x.license
-  tenure status
-  tenure status --json --at 2027-02-01
-  tenure check vpn && start-vpn
-  tenure check --limit vpn_users 120
-  tenure check --config-change || echo "licence expired: configuration is frozen"
-  tenure release L-4k2m9q7x > /media/usb/release.receipt
-  tenure backup --passphrase-file /etc/tenure/backup.pass > edge.backup
-  tenure --state /mnt/new --platform new.json restore --passphrase-file /etc/tenure/backup.pass < edge.backup
+` + abi.Examples + `  tenure --state /mnt/new --platform new.json restore --passphrase-file /etc/tenure/backup.pass < edge.backup
 `
 
 // version is set by the build (-ldflags "-X main.version=v0.40.0"); without
@@ -148,7 +122,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	v, err := wasm.Open(ctx, wasm.Options{
 		State: *state, Platform: platform,
-		Now: os.Getenv(wasm.EnvNow), Version: os.Getenv(wasm.EnvVersion),
+		Now: os.Getenv(abi.EnvNow), Version: os.Getenv(abi.EnvVersion),
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "tenure:", err)
@@ -244,9 +218,6 @@ func hostInput(words []string, stdin io.Reader) ([]string, string, error) {
 			return words, rest, nil
 		}
 		return words, pass + "\n" + rest, nil
-	case "vector":
-		s, err := readStdin()
-		return words, s, err
 	}
 	return words, "", nil
 }

@@ -29,7 +29,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &store.Contract{ID: "IC-1", Customer: "ACME", Appliances: 2, Revision: 1}
+	c := &store.Contract{ID: "IC-1", Terms: store.Terms{Customer: "ACME", Appliances: 2}, Revision: 1}
 	if err := s.CreateContract(t.Context(), c, "h", &store.Revision{Contract: "IC-1", Number: 1, Record: *c}, &store.Entry{Contract: "IC-1"}); err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,23 @@ func (g *gen) documents() {
 			r.Mode, r.Installed, r.Sequence = engine.ModeLicensed, []string{"L-000001", "L-000002"}, 4
 			r.Created, r.FirstUse = ts("2026-11-20T14:30:00Z"), tsp("2026-01-10T13:00:00Z")
 		})})
+	hashes := []string{strings.Repeat("1", 64), strings.Repeat("2", 64), strings.Repeat("3", 64), strings.Repeat("4", 64)}
+	g.write("doc-request-history", "An LRF that carries its appliance's history head and the entries since the head its newest license names.",
+		doc("request"), `{"ok":true,"type":"tenure.lrf/v1","appliance":"A-7f3k2m9q","product":"edge","version":"0.40.0",
+		"mode":"trial","installed":[],"sequence":1,"trial_start":"2026-01-05T08:00:00Z","created":"2026-01-20T14:30:00Z",
+		"platform":["dmi_uuid","mac:eth0","machine_id"],"history":{"n":4,"hash":"`+hashes[3]+`","from":2,"entries":3}}`,
+		sec{"request", g.request(func(r *engine.Request) { r.History = engine.NewTrail(hashes, 2) })})
+	hr := g.baseRequest()
+	hr.History = engine.NewTrail(hashes, 2)
+	hbody := body(engine.TypeRequest, hr)
+	for _, c := range []struct{ name, about, from, to, want string }{
+		{"not-head", "whose last entry is not its head", `"` + hashes[3] + `"]`, `"` + hashes[0] + `"]`, "history's last entry is not its head"},
+		{"short", "that lists fewer entries than it says", `"entries":["` + hashes[1] + `",`, `"entries":[`, "history lists 2 entries for 2..4"},
+		{"from-ahead", "that starts after its head", `"from":2`, `"from":5`, "history from 5 is outside 1..4"},
+	} {
+		g.write("doc-request-history-"+c.name, "An LRF, correctly signed, with a history trail "+c.about+".",
+			doc("request"), "error: "+c.want, sec{"request", armor(engine.LabelRequest, g.signBody(strings.Replace(hbody, c.from, c.to, 1), g.device))})
+	}
 	g.write("doc-request-crlf", "An LRF whose lines a mail client turned into CR LF is the same LRF.",
 		doc("request"), requestOK, sec{"request crlf", g.request(nil)})
 
@@ -92,6 +109,10 @@ func (g *gen) documents() {
 	device := sec{"device-key", g.device.vkey + "\n"}
 	g.write("doc-receipt-ok", "A release receipt verified with the device key the issuer pinned.",
 		doc("receipt"), receiptOK, sec{"receipt", g.receipt(nil)}, device)
+	g.write("doc-receipt-history", "A receipt that carries its appliance's history head, the release entry last.",
+		doc("receipt"), `{"ok":true,"type":"tenure.release/v1","contract":"IC-1042","licenses":["L-000001","L-000002"],
+		"appliance":"A-7f3k2m9q","released":"2026-09-01T10:00:00Z","sequence":7,"history":{"n":4,"hash":"`+hashes[3]+`","from":1,"entries":4}}`,
+		sec{"receipt", g.receipt(func(r *engine.Release) { r.History = engine.NewTrail(hashes, 0) })}, device)
 	g.write("doc-receipt-other-key", "A receipt for this appliance signed by another key than the pinned one.",
 		doc("receipt"), "error: signed by an unknown key", sec{"receipt", g.receipt(nil)}, sec{"device-key", g.other.vkey + "\n"})
 	g.write("doc-receipt-unpinned", "A receipt from an appliance the issuer never activated.",
@@ -110,6 +131,10 @@ func (g *gen) documents() {
 	// Signed licenses.
 	g.write("doc-license-ok", "A license signed by the current issuer key.",
 		doc("license"), licenseOK(`["tenure-issuer-2026"]`), cur, sec{"license", g.license(nil)})
+	g.write("doc-license-head", "A license answering an LRF that carried a history head carries that head.",
+		doc("license"), licenseOK(`["tenure-issuer-2026"]`), cur, sec{"license", g.license(func(l *engine.License) {
+			l.Head = &engine.Head{N: 4, Hash: hashes[3]}
+		})})
 	g.write("doc-license-unknown-signer", "A license signed only by a key the validator does not trust.",
 		doc("license"), "error: signed by an unknown key (tenure-issuer-rogue)", cur, sec{"license", g.license(nil, g.rogue)})
 	g.write("doc-license-not-after", "A license issued after its key's not-after date is refused.",

@@ -44,6 +44,11 @@ func (g *gen) issuing() {
 	is("initial-with-renewal", "A renewal ordered before the first activation buys a second term.",
 		window("initial", "2026-01-20", "2028-01-20"), kv{"at", "2026-01-20T14:30:00Z"}, kv{"new", "order/12, renewal/12"})
 
+	is("initial-with-longer-renewal", "Each renewal buys its own term: ordered for 12 months and renewed for 24 before the first activation is 36 months.",
+		window("initial", "2026-01-20", "2029-01-20"), kv{"at", "2026-01-20T14:30:00Z"}, kv{"new", "order/12, renewal/24"})
+	is("initial-corrected-term", "A correction of the term before the first activation changes what the order buys; the renewal adds its own.",
+		window("initial", "2026-01-20", "2028-07-20"), kv{"at", "2026-01-20T14:30:00Z"}, kv{"new", "order/12, correction/18, renewal/12"})
+
 	// Renewal: from E, early, on time or late.
 	for _, c := range []struct{ name, about, at string }{
 		{"renewal-early", "A renewal activated before the end date runs from the end date E.", "2026-11-20T09:00:00Z"},
@@ -56,6 +61,8 @@ func (g *gen) issuing() {
 		window("renewal", "2027-01-05", "2028-04-05"), kv{"at", "2026-11-20T09:00:00Z"}, kv{"chain", chain}, kv{"new", "renewal/12, prolongation/12+3"})
 	is("renewal-with-upgrade", "A renewal and an upgrade folded into one license are dated as the renewal.",
 		window("renewal", "2027-01-05", "2028-01-05"), kv{"at", "2026-11-20T09:00:00Z"}, kv{"chain", chain}, kv{"new", "upgrade/12, renewal/12"})
+	is("renewal-differing-terms", "Two renewals of 12 and 36 months folded into one license: E + 48 months.",
+		window("renewal", "2027-01-05", "2031-01-05"), kv{"at", "2026-11-20T09:00:00Z"}, kv{"chain", chain}, kv{"new", "renewal/12, renewal/36"})
 	is("renewal-two-licenses-chain", "E is the latest until of the chain.",
 		window("renewal", "2027-01-05", "2028-01-05"), kv{"at", "2026-11-20T09:00:00Z"},
 		kv{"chain", "L-000001 2026-01-05..2027-01-05, L-000002 2026-06-15..2027-01-05"}, kv{"new", "renewal/12"})
@@ -73,7 +80,7 @@ func (g *gen) issuing() {
 		kv{"at", "2026-09-01T08:00:00Z"}, kv{"chain", chain}, kv{"new", "upgrade/12, downgrade/12"})
 	for _, change := range []string{"upgrade", "downgrade", "prolongation"} {
 		is(change+"-in-grace", "An "+change+" while the appliance is in grace is refused: renew first.",
-			"error: renew first", kv{"at", "2027-02-10T09:00:00Z"}, kv{"chain", chain}, kv{"new", change + "/12+3"}, kv{"grace-days", "90"})
+			"error: renew first", kv{"at", "2027-02-10T09:00:00Z"}, kv{"chain", chain}, kv{"new", change + "/12+3"})
 	}
 	is("upgrade-on-end-date", "On the end date itself coverage has ended: an upgrade is refused.",
 		"error: renew first", kv{"at", "2027-01-05T09:00:00Z"}, kv{"chain", chain}, kv{"new", "upgrade/12"})
@@ -90,6 +97,8 @@ func (g *gen) issuing() {
 		window("reallocation", "2027-03-01", "2028-01-05"), kv{"at", "2027-03-01T10:00:00Z"}, kv{"freed", "2028-01-05T00:00:00Z"})
 	is("reallocation-renewal-since", "A renewal ordered after the seat was freed extends the freed coverage by its term.",
 		window("reallocation", "2026-11-01", "2028-01-05"), kv{"at", "2026-11-01T10:00:00Z"}, kv{"new", "renewal/12"}, kv{"freed", "2027-01-05T00:00:00Z"})
+	is("reallocation-renewals-differing-terms", "Renewals of 12 and 24 months ordered after the seat was freed extend it by 36.",
+		window("reallocation", "2026-11-01", "2030-01-05"), kv{"at", "2026-11-01T10:00:00Z"}, kv{"new", "renewal/12, renewal/24"}, kv{"freed", "2027-01-05T00:00:00Z"})
 	is("reallocation-expired", "A freed seat whose coverage has ended cannot be retaken without a renewal.",
 		"error: renew the contract", kv{"at", "2027-02-01T10:00:00Z"}, kv{"freed", "2027-01-05T00:00:00Z"})
 	is("nothing-to-license", "No revision and no chain: nothing to license.",

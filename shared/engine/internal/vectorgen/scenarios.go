@@ -18,9 +18,10 @@ const (
 
 // A lic is one installed license of a scenario.
 type lic struct {
-	id       string
-	signed   string
-	released bool
+	id         string
+	signed     string
+	released   bool
+	releasedAt string // optional: when it was released
 }
 
 // scenario writes a scenario vector for the appliance on its own platform
@@ -67,6 +68,9 @@ func (g *gen) scenario(s scenario) {
 		name := "license " + l.id
 		if l.released {
 			name += " released"
+			if l.releasedAt != "" {
+				name += " " + l.releasedAt
+			}
 		}
 		secs = append(secs, sec{name, l.signed})
 	}
@@ -185,6 +189,18 @@ func (g *gen) scenarios() {
 	g.scenario(scenario{name: "released", about: "A released license never starts a grace period: restricted, with no feature.",
 		host: "2027-02-01T00:00:00Z", licenses: []lic{{id: "L-000001", signed: l1.signed, released: true}},
 		expect: `{"state":"restricted","at":"2027-02-01T00:00:00Z","features":[],"limits":{},
+			"config_changes":false,"licenses":[{"id":"L-000001","standing":"released"}],"warnings":[],"rolled_back":false}`})
+	pending := g.license(func(l *engine.License) { l.From, l.Until = ts("2026-01-15"), ts("2027-01-15") })
+	for _, c := range []struct{ name, host string }{{"released-pending-in-trial", "2026-01-10T00:00:00Z"}, {"released-pending-after-from", "2026-01-20T00:00:00Z"}} {
+		g.scenario(scenario{name: c.name, about: "A pending license released during the trial never became valid: it does not end the trial, and until and next agree with the mode on either side of its from.",
+			host: c.host, licenses: []lic{{id: "L-000001", signed: pending, released: true, releasedAt: "2026-01-06T12:00:00Z"}},
+			expect: `{"state":"trial","at":"` + c.host + `","until":"2026-02-04T08:00:00Z","features":["*"],"limits":` + trialL + `,
+			"config_changes":true,"next":{"state":"restricted","at":"2026-02-04T08:00:00Z"},
+			"licenses":[{"id":"L-000001","standing":"released"}],"warnings":[],"rolled_back":false}`})
+	}
+	g.scenario(scenario{name: "released-after-valid", about: "A license released after it became valid ended the trial for good: restricted, with no feature.",
+		host: "2026-03-01T00:00:00Z", licenses: []lic{{id: "L-000001", signed: l1.signed, released: true, releasedAt: "2026-02-01T00:00:00Z"}},
+		expect: `{"state":"restricted","at":"2026-03-01T00:00:00Z","features":[],"limits":{},
 			"config_changes":false,"licenses":[{"id":"L-000001","standing":"released"}],"warnings":[],"rolled_back":false}`})
 	g.scenario(scenario{name: "downgrade", about: "A downgrade supersedes the current license: its tier applies from its from date.",
 		host: "2026-07-01T00:00:00Z", licenses: []lic{l1, {id: "L-000003", signed: g.license(func(l *engine.License) {

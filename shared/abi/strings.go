@@ -1,22 +1,20 @@
-// Package wire holds what both sides of the validator reactor's JSON ABI
-// write by hand: the guest its responses, the host its requests. A warm
-// feature check spends most of its time in these few bytes, so they are
-// written without reflection, and byte for byte as encoding/json writes them,
-// so either side may still read them with encoding/json.
-package wire
+package abi
 
 import (
 	"strconv"
 	"unicode/utf8"
 )
 
+// JSON strings, written and read by hand, byte for byte as encoding/json
+// writes them.
+
 const hex = "0123456789abcdef"
 
-// AppendString appends s to b as a JSON string, exactly as encoding/json
+// appendString appends s to b as a JSON string, exactly as encoding/json
 // writes it: control characters, U+2028 and U+2029 escaped, invalid UTF-8
 // replaced by U+FFFD, and, when escapeHTML is set (json.Marshal's default),
 // <, > and & escaped too.
-func AppendString(b []byte, s string, escapeHTML bool) []byte {
+func appendString(b []byte, s string, escapeHTML bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -68,13 +66,13 @@ func AppendString(b []byte, s string, escapeHTML bool) []byte {
 	return append(b, '"')
 }
 
-// ReadString reads the JSON string that starts at b[i] (its opening quote)
+// readString reads the JSON string that starts at b[i] (its opening quote)
 // and returns it and the index after its closing quote. It reads the forms
-// AppendString writes and the usual escapes; anything else (a surrogate
+// appendString writes and the usual escapes; anything else (a surrogate
 // \u escape, invalid UTF-8, a control character) is not ok, and the caller
 // leaves the whole document to encoding/json, so what is accepted and how it
 // is refused stay encoding/json's.
-func ReadString(b []byte, i int) (string, int, bool) {
+func readString(b []byte, i int) (string, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return "", 0, false
 	}

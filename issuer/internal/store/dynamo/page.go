@@ -1,0 +1,49 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/tenurehq/tenure/issuer/internal/store"
+)
+
+// page reads up to limit items of a contract with the sort-key prefix, after
+// the cursor, and sets next when more follow. The cursor encodes the
+// contract and the last sort key read, as the bbolt store's encodes its key.
+func (s *Store) page(ctx context.Context, contract, prefix, cursor string, limit int, next *string) ([]item, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	in := s.queryInput(contractPK(contract), prefix)
+	if cursor != "" {
+		after, err := base64.RawURLEncoding.DecodeString(cursor)
+		sk, ok := strings.CutPrefix(string(after), contract+"\x00")
+		if err != nil || !ok || !strings.HasPrefix(sk, prefix) {
+			return nil, fmt.Errorf("%w: bad cursor %q", store.ErrNotFound, cursor)
+		}
+		in.ExclusiveStartKey = key(contractPK(contract), sk)
+	}
+	var out []item
+	for {
+		// One more than asked tells whether a next page exists.
+		in.Limit = aws.Int32(int32(min(limit+1-len(out), 1000)))
+		res, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, s.fail("query", err)
+		}
+		out = append(out, res.Items...)
+		if len(out) > limit {
+			out = out[:limit]
+			*next = base64.RawURLEncoding.EncodeToString([]byte(contract + "\x00" + getS(out[limit-1], aSK)))
+			return out, nil
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}

@@ -1,0 +1,77 @@
+package abi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"testing"
+)
+
+// TestAppendResponse holds the guest's writer to json.Marshal, byte for byte,
+// and the host's reader to the writer.
+func TestAppendResponse(t *testing.T) {
+	for _, s := range tricky {
+		sameResponse(t, 2, s, s+"x")
+	}
+}
+
+func FuzzAppendResponse(f *testing.F) {
+	for i, s := range tricky {
+		f.Add(i-1, s, s)
+	}
+	f.Fuzz(sameResponse)
+}
+
+func sameResponse(t *testing.T, exit int, stdout, stderr string) {
+	r := Response{Exit: exit, Stdout: stdout, Stderr: stderr}
+	want, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := AppendResponse(nil, r)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%+v:\n got %s\nwant %s", r, got, want)
+	}
+	var back Response
+	json.Unmarshal(got, &back)
+	if r, err := DecodeResponse(got); err != nil || r != back {
+		t.Fatalf("%s: read back %+v, %v; encoding/json %+v", got, r, err, back)
+	}
+}
+
+// TestDecodeResponse holds the host's reader to encoding/json, on what the
+// guest writes and on what it does not.
+func TestDecodeResponse(t *testing.T) {
+	for _, s := range tricky {
+		for _, exit := range []int{0, 1, 2, 10} {
+			for _, raw := range [][]byte{
+				AppendResponse(nil, Response{Exit: exit, Stdout: s, Stderr: s + "x"}),
+				fmt.Appendf(nil, `{"exit":%d,"stdout":%s,"stderr":%s}`, exit, appendString(nil, s, false), appendString(nil, s, false)),
+			} {
+				var want Response
+				wantErr := json.Unmarshal(raw, &want)
+				got, err := DecodeResponse(raw)
+				if (err != nil) != (wantErr != nil) || got != want {
+					t.Errorf("%s: read %+v, %v; encoding/json %+v, %v", raw, got, err, want, wantErr)
+				}
+				if e := ResponseExit(raw); e != -1 && e != want.Exit {
+					t.Errorf("%s: exit %d", raw, e)
+				}
+			}
+		}
+	}
+	for _, raw := range []string{
+		``, `{}`, `{"exit":0}`, `{"exit":01,"stdout":"","stderr":""}`, `{"exit":0,"stdout":"","stderr":""} `,
+		`{"exit":0,"stdout":"\ud83c\udf89","stderr":""}`, `{"exit":0,"stdout":"\u12","stderr":""}`,
+		`{"exit":0,"stdout":"a","stderr":"b","x":1}`, `{"exit":-1,"stdout":"","stderr":""}`,
+		`{"exit":0,"stdout":"\x","stderr":""}`, "{\"exit\":0,\"stdout\":\"\xff\",\"stderr\":\"\"}",
+		`{ "exit": 1, "stdout": "", "stderr": "" }`,
+	} {
+		var want Response
+		wantErr := json.Unmarshal([]byte(raw), &want)
+		got, err := DecodeResponse([]byte(raw))
+		if (err != nil) != (wantErr != nil) || got != want {
+			t.Errorf("%s: read %+v, %v; encoding/json %+v, %v", raw, got, err, want, wantErr)
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package validator
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// refresh makes a.snap current: it compares the generation file with the one
+// last read and re-reads the state only when it changed; now is the time
+// on the system clock.
+func (a *Appliance) refresh(now time.Time) error {
+	var buf [genSize]byte
+	n, err := a.generation(&buf, now)
+	if err != nil {
+		return err
+	}
+	if a.snap != nil && a.snap.gen == string(buf[:n]) {
+		return nil
+	}
+	snap, err := a.load(string(buf[:n]))
+	if err != nil {
+		return err
+	}
+	a.snap = snap
+	if snap.highWater.After(a.hw) {
+		a.hw = snap.highWater
+	}
+	return nil
+}
+
+// genSize is the length of a generation value: 16 random bytes in hex.
+const genSize = 32
+
+// generation reads the generation file into buf and returns its length (0
+// when there is none). It is rewritten in place (see bumpGeneration), so the
+// open file shows every change; it is re-opened at least once a second in
+// case the file itself was replaced.
+func (a *Appliance) generation(buf *[genSize]byte, now time.Time) (int, error) {
+	if a.gen != nil && now.Sub(a.genOpened) > time.Second {
+		a.gen.Close()
+		a.gen = nil
+	}
+	if a.gen == nil {
+		if err := a.st.contained(fileGeneration); err != nil {
+			return 0, err
+		}
+		f, err := os.Open(a.st.path(fileGeneration))
+		if isNotExist(err) {
+			if _, err := os.Stat(a.cfg.Dir); err != nil {
+				return 0, fmt.Errorf("cannot read the state directory %s: %w; the host must mount it", a.cfg.Dir, err)
+			}
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("cannot read the state directory %s: %w; the host must mount it", a.cfg.Dir, err)
+		}
+		a.gen, a.genOpened = f, now
+	}
+	n, err := a.gen.ReadAt(buf[:], 0)
+	if err != nil && n == 0 {
+		a.gen.Close()
+		a.gen = nil
+		return 0, nil
+	}
+	return n, nil
+}
+
+// bumpGeneration tells every instance over this directory to re-read it.
+// The value is a hint, not state: it is written in place, without a rename,
+// so instances holding the file open see it, and a torn write only causes
+// one more re-read.
+func (a *Appliance) bumpGeneration() (string, error) {
+	b := make([]byte, genSize/2)
+	if _, err := io.ReadFull(a.cfg.rand(), b); err != nil {
+		return "", fmt.Errorf("failed to read randomness: %w", err)
+	}
+	g := hex.EncodeToString(b)
+	if err := cut(fileGeneration, "begin"); err != nil {
+		return "", err
+	}
+	if err := a.st.contained(fileGeneration); err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(a.st.path(fileGeneration), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("failed to write %s: %w; check the state directory is writable", fileGeneration, err)
+	}
+	_, err = f.WriteAt([]byte(g), 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("failed to write %s: %w", fileGeneration, err)
+	}
+	return g, nil
+}

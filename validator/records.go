@@ -1,0 +1,77 @@
+package validator
+
+import (
+	"time"
+
+	"github.com/tenurehq/tenure/shared/engine"
+)
+
+// Records in the state directory.
+type (
+	applianceRecord struct {
+		ID        string            `json:"id"`
+		Product   string            `json:"product"`
+		Version   string            `json:"version"`
+		DeviceKey string            `json:"device_key"` // the private note key, named with ID
+		Identity  string            `json:"identity"`   // the age X25519 identity
+		Platform  engine.Components `json:"platform"`   // the platform it was made on
+		Created   time.Time         `json:"created"`
+		// First is the hash of the history's first event. A record without
+		// it was written before the history, and its state is migrated
+		// once; a record with it whose history is gone is damage, never a
+		// new start.
+		First string `json:"first,omitempty"`
+	}
+
+	// factsRecord holds the frequent facts, which are not history events
+	// so the history stays small: it is rewritten in place, and its MAC
+	// covers the history head it was written with, so putting back an
+	// older history or an older record alone is seen.
+	factsRecord struct {
+		Head      engine.Head   `json:"head"`
+		HighWater time.Time     `json:"high_water"`
+		Sequence  uint64        `json:"sequence"`
+		Requests  []requestFact `json:"requests,omitempty"` // the newest last, at most maxRequests
+		// Tampered carries over why a migrated state's clock record was
+		// not trusted, until a newly issued license re-establishes it.
+		Tampered string `json:"tampered,omitempty"`
+	}
+
+	// requestFact is one LRF the appliance made: a clock reset must answer
+	// the newest.
+	requestFact struct {
+		Sequence uint64    `json:"sequence"`
+		Nonce    string    `json:"nonce"`
+		Created  time.Time `json:"created"`
+	}
+
+	// previousRecord keeps the identity of the appliance a backup came from,
+	// when it was restored onto another platform: enough to open and list its
+	// licenses (inactive).
+	previousRecord struct {
+		Appliance string `json:"appliance"`
+		Identity  string `json:"identity"`
+		DeviceKey string `json:"device_key"` // verifier key
+	}
+)
+
+// maxRequests is how many requests the facts record remembers.
+const maxRequests = 16
+
+// Records of a state written before the history, read once by the
+// migration (migrate.go) and removed after it.
+type (
+	clockRecord struct {
+		HighWater time.Time `json:"high_water"`
+	}
+	sequenceRecord struct {
+		Sequence uint64 `json:"sequence"`
+	}
+	firstUseRecord struct {
+		At time.Time `json:"at"`
+	}
+	trialRecord struct {
+		Platform engine.Components `json:"platform"`
+		Started  time.Time         `json:"started"`
+	}
+)
