@@ -14,11 +14,7 @@ import (
 // installed by another process; and it holds the clock record to its rule
 // while answers come from the memo.
 func TestCheckMemo(t *testing.T) {
-	is := newIssuer(t, "tenure-issuer-test")
-	cfg := testConfig(t, is.trust(t, ""))
-	e := env{now: "2026-01-05T10:00:00Z", platform: platformA}
-	cli(t, cfg, e, "", 0, "init", "--product", "edge", "--version", "0.40.0")
-	lrf := cli(t, cfg, e, "", 0, "request").Stdout
+	is, cfg, e, lrf := newAppliance(t)
 	_, sealed := is.license(t, lrf, "IC-1", "2026-01-10", "2026-03-01", "2026-01-05T10:00:00Z", nil)
 	cli(t, cfg, e, sealed, 0, "install", "-")
 

@@ -25,6 +25,16 @@ func (c *call) commit(evs ...*event) error {
 		return err
 	}
 	c.changed = true
+	if next := h.head(); next.N != s.facts.Head.N+1 {
+		// More than one event past the record on disk: the record names
+		// the history to come before it is written.
+		f := s.facts
+		f.Next = &next
+		f.Tampered = s.tampered
+		if err := c.a.st.putRecord(fileFacts, f); err != nil {
+			return err
+		}
+	}
 	if err := c.a.st.write(fileHistory, data); err != nil {
 		return err
 	}
@@ -40,7 +50,7 @@ func (c *call) writeFacts(s *snapshot) error {
 		return err
 	}
 	f := s.facts
-	f.Head = s.hist.head()
+	f.Head, f.Next = s.hist.head(), nil
 	f.Sequence = max(f.Sequence, s.sequence)
 	if c.a.hw.After(f.HighWater) {
 		f.HighWater = c.a.hw

@@ -189,11 +189,7 @@ func TestClockRollback(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
-	is := newIssuer(t, "tenure-issuer-test")
-	cfg := testConfig(t, is.trust(t, ""))
-	e := env{now: "2026-01-05T10:00:00Z", platform: platformA}
-	cli(t, cfg, e, "", 0, "init", "--product", "edge", "--version", "0.40.0")
-	lrf := cli(t, cfg, e, "", 0, "request").Stdout
+	is, cfg, e, lrf := newAppliance(t)
 
 	otherCfg := testConfig(t, cfg.Trust)
 	cli(t, otherCfg, env{now: e.now, platform: platformB}, "", 0, "init", "--product", "edge", "--version", "0.40.0")
@@ -323,11 +319,7 @@ func TestTamperedRecords(t *testing.T) {
 // TestWarmInstance: a warm instance answers checks without crypto and
 // re-reads when another process changes the state.
 func TestWarmInstance(t *testing.T) {
-	is := newIssuer(t, "tenure-issuer-test")
-	cfg := testConfig(t, is.trust(t, ""))
-	e := env{now: "2026-01-05T10:00:00Z", platform: platformA}
-	cli(t, cfg, e, "", 0, "init", "--product", "edge", "--version", "0.40.0")
-	lrf := cli(t, cfg, e, "", 0, "request").Stdout
+	is, cfg, e, lrf := newAppliance(t)
 	_, sealed := is.license(t, lrf, "IC-1", "2026-01-05", "2027-01-05", "2026-01-05T10:00:00Z", nil)
 
 	a := New(cfg)

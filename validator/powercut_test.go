@@ -32,6 +32,9 @@ func TestPowerCut(t *testing.T) {
 	withL2 := testConfig(t, base.Trust)
 	copyDir(t, base.Dir, withL2.Dir)
 	cli(t, withL2, e, sealed2, 0, "install", "-")
+	backupL2 := cli(t, withL2, e, "a long backup passphrase\n", 0, "backup", "--passphrase-file", "-").Stdout
+	empty := testConfig(t, base.Trust)
+	eb := env{now: e.now, platform: platformB}
 
 	for _, tc := range []struct {
 		name  string
@@ -39,22 +42,50 @@ func TestPowerCut(t *testing.T) {
 		stdin string
 		args  []string
 		after func(t *testing.T, cfg *Config) // once the command has run to the end
+		e     *env    // where it runs, when not on platform A
 	}{
 		{"install", base, sealed2, []string{"install", "-"}, func(t *testing.T, cfg *Config) {
 			if s := status(t, cfg, e); standing(s, l2).Standing != engine.StandingActive {
 				t.Fatalf("%+v", s.Licenses)
 			}
-		}},
-		{"request", base, "", []string{"request"}, nil},
+		}, nil},
+		{"request", base, "", []string{"request"}, nil, nil},
 		{"release", withL2, "", []string{"release", l2}, func(t *testing.T, cfg *Config) {
 			if s := status(t, cfg, e); standing(s, l2).Standing != engine.StandingReleased {
 				t.Fatalf("%+v", s.Licenses)
 			}
-		}},
-		{"restore", withL2, "a long backup passphrase\n" + backup, []string{"restore", "--passphrase-file", "-"}, nil},
+		}, nil},
+		{"restore", withL2, "a long backup passphrase\n" + backup, []string{"restore", "--passphrase-file", "-"}, nil, nil},
+		{"restore-over-older", base, "a long backup passphrase\n" + backupL2, []string{"restore", "--passphrase-file", "-"}, func(t *testing.T, cfg *Config) {
+			if s := status(t, cfg, e); standing(s, l2).Standing != engine.StandingActive {
+				t.Fatalf("%+v", s.Licenses)
+			}
+		}, nil},
+		{"restore-empty", empty, "a long backup passphrase\n" + backup, []string{"restore", "--passphrase-file", "-"}, func(t *testing.T, cfg *Config) {
+			if s := status(t, cfg, e); standing(s, l1).Standing != engine.StandingActive {
+				t.Fatalf("%+v", s.Licenses)
+			}
+		}, nil},
+		{"restore-elsewhere", empty, "a long backup passphrase\n" + backup, []string{"restore", "--passphrase-file", "-"}, func(t *testing.T, cfg *Config) {
+			if s := status(t, cfg, eb); s.State != engine.ModeTrial || standing(s, l1).Standing != engine.StandingInactive {
+				t.Fatalf("%+v", s)
+			}
+		}, &eb},
+		{"trial-on-another-platform", base, "", []string{"status", "--json"}, func(t *testing.T, cfg *Config) {
+			if s := status(t, cfg, eb); s.State != engine.ModeTrial || !s.Trial.Started.Equal(mustInstant(t, e.now)) {
+				t.Fatalf("%+v", s)
+			}
+		}, &eb},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := listed(t, tc.from, e)
+			before := map[string]string{}
+			if tc.from != empty {
+				before = listed(t, tc.from, e) // on platform A: a status elsewhere would write a trial
+			}
+			e := e
+			if tc.e != nil {
+				e = *tc.e
+			}
 			for n := 1; ; n++ {
 				cfg := testConfig(t, base.Trust)
 				copyDir(t, tc.from.Dir, cfg.Dir)
@@ -71,13 +102,33 @@ func TestPowerCut(t *testing.T) {
 				if r.Exit == 0 && !strings.Contains(r.Stderr, "power cut") {
 					t.Fatalf("cut %d: exit 0 though a write failed", n)
 				}
-				// After the cut: the state opens and keeps every license.
+				if tc.from == empty {
+					// Cut before its commit point, a restore leaves a
+					// directory that is plainly not initialised, and is
+					// run again; cut after it, the restore is done.
+					s := Run(cfg, Request{Args: []string{"status", "--json"}, Env: e.vars()})
+					switch {
+					case s.Exit != 0 && !strings.Contains(s.Stderr, "not initialised"):
+						t.Fatalf("cut %d: %s", n, s.Stderr)
+					case s.Exit != 0:
+						cli(t, cfg, e, tc.stdin, 0, tc.args...)
+					case strings.Contains(s.Stdout, `"reason": "state`):
+						t.Fatalf("cut %d reads as damage: %s", n, s.Stdout)
+					}
+					tc.after(t, cfg)
+					continue
+				}
+				// After the cut: the state opens, keeps every license, and
+				// never reads as damage.
+				if s := status(t, cfg, e); strings.HasPrefix(s.Reason, "state") {
+					t.Fatalf("cut %d reads as damage: %s", n, s.Reason)
+				}
 				got := listed(t, cfg, e)
 				for id, st := range before {
 					if got[id] == "" {
 						t.Fatalf("cut %d lost license %s; before %v, after %v", n, id, before, got)
 					}
-					if st == engine.StandingActive && got[id] != st && !(tc.name == "release" && id == l2) {
+					if st == engine.StandingActive && got[id] != st && tc.e == nil && !(tc.name == "release" && id == l2) {
 						t.Fatalf("cut %d changed license %s from %s to %s", n, id, st, got[id])
 					}
 				}

@@ -28,7 +28,12 @@ type (
 	// covers the history head it was written with, so putting back an
 	// older history or an older record alone is seen.
 	factsRecord struct {
-		Head      engine.Head   `json:"head"`
+		Head engine.Head `json:"head"`
+		// Next is the head of a history write under way that adds more
+		// than one event (a restore over an older state): written before
+		// that history, so a power cut between the two is not taken for
+		// a record put back.
+		Next      *engine.Head  `json:"next,omitempty"`
 		HighWater time.Time     `json:"high_water"`
 		Sequence  uint64        `json:"sequence"`
 		Requests  []requestFact `json:"requests,omitempty"` // the newest last, at most maxRequests

@@ -306,12 +306,25 @@ func (c *call) ensureTrial(s *snapshot) error {
 	if _, ok := c.a.cachedTrial(s, c.plat, c.platKey); ok || s.broken != "" {
 		return nil
 	}
-	if err := c.commit(&event{At: c.evalTime(), Kind: eventTrial, Platform: c.plat}); err != nil {
-		return err
+	started := c.evalTime()
+	err := c.commit(&event{At: started, Kind: eventTrial, Platform: c.plat})
+	if err != nil {
+		// A trial that cannot be recorded is no trial: were it to start
+		// now on every run, a read-only copy of the state would be a trial
+		// for ever. The platform is judged from the appliance's creation.
+		started = s.app.Created
 	}
-	s.trials = append(s.trials, trialFact{platform: c.plat, started: c.evalTime()})
+	s.trials = append(s.trials, trialFact{platform: c.plat, started: started})
 	s.trialKey, s.mode = "", nil
-	return nil
+	return err
+}
+
+// answerTrial is ensureTrial for the commands that answer from memory when
+// the state cannot be written (status, check): a failed write is a warning.
+func (c *call) answerTrial(s *snapshot) {
+	if err := c.ensureTrial(s); err != nil {
+		c.warnWrite(err)
+	}
 }
 
 // input builds the engine's input; at is nil except for status --at.

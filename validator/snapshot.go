@@ -188,7 +188,7 @@ func (a *Appliance) loadHistory(s *snapshot) error {
 	}
 	hd := h.head()
 	switch {
-	case f.Head == hd:
+	case f.Head == hd, f.Next != nil && *f.Next == hd:
 	case f.Head.N+1 == hd.N && h.hashes[hd.N-2] == f.Head.Hash:
 		// A power cut between the history and the record written after
 		// it: the event is the commit point, and the record is rewritten

@@ -70,8 +70,20 @@ func checkHistory(tx *bbolt.Tx, h *store.History) (refused, err error) {
 	return nil, nil
 }
 
-// putHistory writes h at the next version; the caller has checked it and
-// bounded it.
+// putHistory writes h, when a write carries one, at its next version; the
+// caller has checked it and bounded it.
 func putHistory(tx *bbolt.Tx, h *store.History) error {
+	if h == nil {
+		return nil
+	}
 	return put(tx.Bucket(bHistories), []byte(h.Appliance), historyRecord{*h, h.Version + 1})
+}
+
+// wroteHistory moves h to the version putHistory wrote once the
+// transaction err ended has committed.
+func wroteHistory(h *store.History, err error) error {
+	if err == nil && h != nil {
+		h.Version++
+	}
+	return err
 }

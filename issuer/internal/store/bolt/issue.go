@@ -62,15 +62,10 @@ func (s *Store) Issue(ctx context.Context, op *store.Issue) error {
 			tx.Bucket(bIdempotency).Put(key(op.Idempotency.Contract, op.Idempotency.Key), ij),
 			appendEntry(tx, &op.Entry),
 		)
-		if op.History != nil {
-			errs = append(errs, putHistory(tx, op.History))
-		}
+		errs = append(errs, putHistory(tx, op.History))
 		return nil, errors.Join(errs...)
 	})
-	if err == nil && op.History != nil {
-		op.History.Version++
-	}
-	return err
+	return wroteHistory(op.History, err)
 }
 
 // issueReads are the records Issue's checks read and its writes change.

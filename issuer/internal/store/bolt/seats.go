@@ -92,13 +92,8 @@ func (s *Store) Free(ctx context.Context, op *store.Free) error {
 			}
 		}
 		errs = append(errs, appendEntry(tx, &op.Entry))
-		if op.History != nil {
-			errs = append(errs, putHistory(tx, op.History))
-		}
+		errs = append(errs, putHistory(tx, op.History))
 		return nil, errors.Join(errs...)
 	})
-	if err == nil && op.History != nil {
-		op.History.Version++
-	}
-	return err
+	return wroteHistory(op.History, err)
 }
