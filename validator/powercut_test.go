@@ -42,7 +42,7 @@ func TestPowerCut(t *testing.T) {
 		stdin string
 		args  []string
 		after func(t *testing.T, cfg *Config) // once the command has run to the end
-		e     *env    // where it runs, when not on platform A
+		e     *env                            // where it runs, when not on platform A
 	}{
 		{"install", base, sealed2, []string{"install", "-"}, func(t *testing.T, cfg *Config) {
 			if s := status(t, cfg, e); standing(s, l2).Standing != engine.StandingActive {
