@@ -1,10 +1,14 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/tenurehq/tenure/shared/abi"
 	"github.com/tenurehq/tenure/validator/tampertest"
 	"github.com/tenurehq/tenure/wasm/internal/guest"
 )
@@ -48,5 +52,42 @@ func TestPrivateState(t *testing.T) {
 	fi, err := os.Stat(state)
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("the state directory is %v after Open (%v), want 0700", fi.Mode().Perm(), err)
+	}
+}
+
+// TestReactorBounds: the live instance refuses a request over 1 MiB, a
+// request with data after its JSON and one that is not UTF-8, each with
+// exit 2 and before it touches the state; and a file named outside /state
+// is refused with what to do instead.
+func TestReactorBounds(t *testing.T) {
+	ctx := context.Background()
+	state := t.TempDir()
+	v := open(t, state, platformA, day1)
+	if err := v.Init(ctx, "edge", "0.40.0"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(filepath.Join(state, "history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := v.Call(ctx, []string{"install", "-"}, strings.Repeat("x", abi.MaxRequest))
+	if err != nil || r.Exit != 2 || !strings.Contains(r.Stderr, "1 MiB") {
+		t.Fatalf("a request over 1 MiB: %+v, %v", r, err)
+	}
+	for _, req := range []string{
+		`{"args":["first-use"],"env":{"TENURE_PLATFORM":"{\"machine_id\":\"m\"}"}} {"args":["status"]}`,
+		"{\"args\":[\"first-use\",\"\xff\"]}",
+	} {
+		out, err := v.invokeLive(ctx, []byte(req))
+		if err != nil || abi.ResponseExit(out) != 2 {
+			t.Fatalf("request %q: %s, %v", req, out, err)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(state, "history")); !bytes.Equal(after, before) {
+		t.Fatal("a refused request changed the history")
+	}
+	r, err = v.Call(ctx, []string{"install", "/etc/hostname"}, "")
+	if err != nil || r.Exit != 1 || !strings.Contains(r.Stderr, "the module sees only /state") || !strings.Contains(r.Stderr, "install -") {
+		t.Fatalf("install of a file outside /state: %+v, %v", r, err)
 	}
 }
