@@ -40,6 +40,7 @@ type Appliance struct {
 	// (the whole directory swapped under a running host) can go unseen.
 	gen       *os.File
 	genOpened time.Time
+	checked   time.Time // when the snapshot was last held to the state (refresh)
 }
 
 // New returns an appliance over cfg.Dir. It reads nothing until its first

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"filippo.io/age"
@@ -39,11 +40,11 @@ func (c *call) passphrase(cmd string, args []string) (pass string, rest []byte, 
 		line, after, _ := strings.Cut(c.req.Stdin, "\n")
 		pass, rest = line, []byte(after)
 	case *file != "":
-		b, err := os.ReadFile(*file)
+		b, err := readFirstLine(*file)
 		if err != nil {
 			return "", nil, c.fail(2, "cannot read the passphrase file: %v; inside the module use `--passphrase-file -` and pass the passphrase as the first line of stdin", err)
 		}
-		pass, _, _ = strings.Cut(string(b), "\n")
+		pass = b
 	case c.req.Env[EnvPassphrase] != "":
 		pass = c.req.Env[EnvPassphrase]
 	default:
@@ -166,6 +167,11 @@ func (c *call) restore(args []string) int {
 	if _, err := age.ParseX25519Identity(b.Identity); err != nil {
 		return c.fail(1, "the backup holds a bad age identity for %s; restore another backup", b.Appliance)
 	}
+	for id := range b.Licenses {
+		if !licenseID.MatchString(id) {
+			return c.fail(1, "the backup names a license file %q, which is no license id; restore another backup", id)
+		}
+	}
 	home := engine.MatchPlatform(b.Platform, c.plat, c.a.cfg.Product.Binding.MinMatch).OK()
 	s := c.a.snap
 	if s.app != nil {
@@ -232,3 +238,25 @@ func licenses(n int) string {
 	}
 	return fmt.Sprintf("%d licenses", n)
 }
+
+// maxPassphrase bounds the line a passphrase file is read for.
+const maxPassphrase = 4 << 10
+
+// readFirstLine reads the first line of a file, at most maxPassphrase bytes
+// of it.
+func readFirstLine(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPassphrase))
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return line, nil
+}
+
+// licenseID is the form of a license id, and so of a license file's name.
+var licenseID = regexp.MustCompile(`^L-[0-9A-Za-z]{6,40}$`)

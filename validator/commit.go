@@ -39,7 +39,12 @@ func (c *call) commit(evs ...*event) error {
 		return err
 	}
 	s.hist = h
-	return c.writeFacts(s)
+	// The history is the commit point: the command did its job. A record
+	// left a step behind is what a power cut leaves, and loading takes it.
+	if err := c.writeFacts(s); err != nil {
+		c.warnWrite(err)
+	}
+	return nil
 }
 
 // writeFacts rewrites the facts record from s, bound to s's history head,
@@ -78,3 +83,33 @@ func (f *factsRecord) rememberRequest(r *engine.Request) {
 
 // eventAt is an event of kind at t.
 func eventAt(kind string, t time.Time) *event { return &event{Kind: kind, At: t} }
+
+// markPassed records in the history that the clock has passed the last
+// instant at which the mode may have changed (a license's from or until, the
+// end of a grace period or of the trial), when the history does not prove
+// it yet. The high-water mark lives in the facts record, which can be lost;
+// the history cannot be cut unseen, so with these events a lost record
+// lets the clock go back only within the mode it is in, where it gains
+// nothing.
+func (c *call) markPassed(s *snapshot) error {
+	last := s.hist.last()
+	if last == nil {
+		return nil
+	}
+	in := c.input(s, nil)
+	t := engine.TimeUsed(in)
+	if since := engine.LastChange(in, t); since.After(last.At) {
+		// A mark changes nothing the snapshot derives but its history and
+		// clock, which commit updates in place: the snapshot (and the
+		// answers kept for it) stays.
+		changed := c.changed
+		if err := c.commit(&event{At: t, Kind: eventMark}); err != nil {
+			return err
+		}
+		c.changed, c.wrote = changed, true
+		if t.After(s.highWater) {
+			s.highWater = t
+		}
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 )
@@ -18,13 +19,26 @@ func (a *Appliance) refresh(now time.Time) error {
 		return err
 	}
 	if a.snap != nil && a.snap.gen == string(buf[:n]) {
-		return nil
+		if now.Sub(a.checked) <= time.Second {
+			return nil
+		}
+		// The generation is a hint anyone can put back: once a second the
+		// state is also held to what was read (no symlink has appeared,
+		// the history and facts are the files read), so a warm instance
+		// cannot be frozen on a state that has moved on.
+		a.checked = now
+		if err := a.st.scan(); err != nil {
+			return err
+		}
+		if a.snap.stamps.same(&a.st) {
+			return nil
+		}
 	}
 	snap, err := a.load(string(buf[:n]))
 	if err != nil {
 		return err
 	}
-	a.snap = snap
+	a.snap, a.checked = snap, now
 	if snap.highWater.After(a.hw) {
 		a.hw = snap.highWater
 	}
@@ -96,4 +110,28 @@ func (a *Appliance) bumpGeneration() (string, error) {
 		return "", fmt.Errorf("failed to write %s: %w", fileGeneration, err)
 	}
 	return g, nil
+}
+
+// stamps are what the history and facts files were when a snapshot read
+// them: a write replaces a file (rename), so another file, size or time
+// means the state changed.
+type stamps [2]fs.FileInfo
+
+func (st *store) stamps() stamps {
+	var s stamps
+	for i, name := range []string{fileHistory, fileFacts} {
+		s[i], _ = os.Lstat(st.path(name))
+	}
+	return s
+}
+
+func (s stamps) same(st *store) bool {
+	now := st.stamps()
+	for i := range s {
+		a, b := s[i], now[i]
+		if (a == nil) != (b == nil) || a != nil && (!os.SameFile(a, b) || a.Size() != b.Size() || !a.ModTime().Equal(b.ModTime())) {
+			return false
+		}
+	}
+	return true
 }

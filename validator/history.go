@@ -42,6 +42,7 @@ const (
 	eventRelease  = "release"   // a contract's licenses were released
 	eventRestore  = "restore"   // the state was restored from a backup
 	eventMigrate  = "migrate"   // a state from before the history was read into one
+	eventMark     = "mark"      // the clock passed an instant at which the mode may change
 )
 
 // An event is one entry of the history.

@@ -114,6 +114,21 @@ func (a *Appliance) migrate(s *snapshot) error {
 	}
 	f.Head = h.head()
 	s.hist, s.facts, s.tampered = h, f, f.Tampered
+	// A history already here is either this very migration, cut before its
+	// commit point (the same events, since migrating is deterministic), or
+	// one written since, behind an appliance record put back from before
+	// the migration: that is damage, and never a second migration.
+	data, err := a.st.readBounded(fileHistory, maxHistory)
+	switch {
+	case isNotExist(err):
+	case err != nil:
+		return fmt.Errorf("failed to read the history: %w", err)
+	default:
+		if got, err := parseHistory(data, a.st.macKey, h.hashes[0]); err != nil || got.head() != h.head() {
+			s.migrated, s.hist = false, &history{}
+			s.broken = "the appliance record names no history, but the state holds one: the record was put back from before the history"
+		}
+	}
 	return nil
 }
 

@@ -27,6 +27,9 @@ func (a *Appliance) modeAt(s *snapshot, in *engine.Input, t time.Time) engine.Mo
 	if mc := s.mode; mc != nil && !t.Before(mc.from) && (mc.until.IsZero() || t.Before(mc.until)) {
 		return mc.mode
 	}
+	if s.mode != nil {
+		a.cur.crossed = true
+	}
 	m, until := engine.ModeSpan(in, t)
 	s.mode = &modeCache{mode: m, from: t, until: until}
 	return s.mode.mode

@@ -69,6 +69,7 @@ type call struct {
 	version  string
 	changed  bool // the history or a file was written: the snapshot is read again
 	wrote    bool // the facts record was written: the snapshot holds what it says
+	crossed  bool // the check path's mode moved to a new span
 	readOnly bool // status --at: the high-water mark stays where it is
 	reply    string
 	replied  bool // reply, not out, is what the call printed
@@ -226,9 +227,16 @@ func (c *call) finish() error {
 	if !c.readOnly {
 		c.seen()
 	}
-	if s := a.snap; s != nil && s.app != nil && s.broken == "" && !c.readOnly &&
-		(s.migrated || a.hw.After(s.facts.HighWater) && (c.changed || a.hw.Sub(s.facts.HighWater) >= time.Hour)) {
-		if err := c.writeFacts(s); err != nil {
+	if s := a.snap; s != nil && s.app != nil && s.broken == "" && !c.readOnly {
+		due := s.migrated || a.hw.After(s.facts.HighWater) && (c.changed || a.hw.Sub(s.facts.HighWater) >= time.Hour)
+		var err error
+		if c.crossed || due {
+			err = c.markPassed(s)
+		}
+		if err == nil && due && !c.wrote {
+			err = c.writeFacts(s)
+		}
+		if err != nil {
 			// The state cannot be written (a full or read-only disk): the
 			// command did its job, and the mark stays in memory.
 			c.warnWrite(err)
@@ -244,7 +252,7 @@ func (c *call) finish() error {
 	if c.changed || a.snap == nil {
 		a.snap = nil // re-read on the next call; opened licenses stay cached
 	} else {
-		a.snap.gen = g
+		a.snap.gen, a.snap.stamps = g, a.st.stamps()
 	}
 	return nil
 }
@@ -366,6 +374,16 @@ func (c *call) readInput(name string) ([]byte, error) {
 	}
 	if c.a.cfg.Dir == StateDir && name != StateDir && !strings.HasPrefix(path.Clean(name), StateDir+"/") {
 		return nil, fmt.Errorf("cannot open %s: the module sees only %s; pass the file on stdin: `install -`", name, StateDir)
+	}
+	// A file inside the state is held to the state's rules (no symlink on
+	// the way); any file must be a regular one, never a pipe that blocks.
+	if rel, ok := strings.CutPrefix(path.Clean(name), path.Clean(c.a.cfg.Dir)+"/"); ok {
+		if err := c.a.st.contained(rel); err != nil {
+			return nil, err
+		}
+	}
+	if fi, err := os.Stat(name); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("cannot read %s: it is %s, not a file; pass the file on stdin: `install -`", name, kindOf(fi.Mode()))
 	}
 	f, err := os.Open(name)
 	if err != nil {

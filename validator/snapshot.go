@@ -56,6 +56,8 @@ type snapshot struct {
 	trialOK        bool
 	// mode caches the check path's evaluation for those entries.
 	mode *modeCache
+	// stamps are the history and facts files as read.
+	stamps stamps
 }
 
 type previous struct {
@@ -92,6 +94,7 @@ func (a *Appliance) load(gen string) (*snapshot, error) {
 	if err := a.st.scan(); err != nil {
 		return nil, err
 	}
+	s.stamps = a.st.stamps()
 	data, err := a.st.read(fileAppliance)
 	if isNotExist(err) {
 		a.st.macKey = nil

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -207,6 +208,9 @@ func (s *store) contained(name string) error { return s.containedAs(name, false)
 func (s *store) containedAs(name string, dir bool) error {
 	p := s.dir
 	parts := strings.Split(name, "/")
+	if slices.ContainsFunc(parts, func(part string) bool { return part == "" || part == "." || part == ".." }) {
+		return fmt.Errorf("the state path %q leaves the state directory", name)
+	}
 	for i, part := range parts {
 		p = path.Join(p, part)
 		fi, err := os.Lstat(p)
@@ -219,6 +223,9 @@ func (s *store) containedAs(name string, dir bool) error {
 		last := i == len(parts)-1 && !dir
 		if m := fi.Mode(); last && !m.IsRegular() || !last && !m.IsDir() {
 			return &irregularError{name: strings.Join(parts[:i+1], "/"), kind: kindOf(m)}
+		}
+		if last && hardLinked(fi) {
+			return &irregularError{name: name, kind: "a file with other hard links"}
 		}
 	}
 	return nil
@@ -253,6 +260,10 @@ func (s *store) scan() error {
 				}
 			case !t.IsRegular():
 				return &irregularError{name: name, kind: kindOf(t)}
+			default:
+				if fi, err := e.Info(); err == nil && hardLinked(fi) {
+					return &irregularError{name: name, kind: "a file with other hard links"}
+				}
 			}
 		}
 		return nil

@@ -284,11 +284,18 @@ func (v *view) restricted(m Mode) Mode {
 // boundaries lists the instants after t where the mode may change.
 func (v *view) boundaries(t time.Time) []time.Time {
 	var bs []time.Time
-	add := func(b time.Time) {
+	v.candidates(func(b time.Time) {
 		if b.After(t) {
 			bs = append(bs, b)
 		}
-	}
+	})
+	slices.SortFunc(bs, func(a, b time.Time) int { return a.Compare(b) })
+	return slices.CompactFunc(bs, func(a, b time.Time) bool { return a.Equal(b) })
+}
+
+// candidates calls add with every instant the inputs name at which the mode
+// may change.
+func (v *view) candidates(add func(time.Time)) {
 	add(v.trialEnds())
 	for _, l := range v.counting {
 		add(l.From)
@@ -300,6 +307,18 @@ func (v *view) boundaries(t time.Time) []time.Time {
 	for _, from := range v.validFrom {
 		add(from)
 	}
-	slices.SortFunc(bs, func(a, b time.Time) int { return a.Compare(b) })
-	return slices.CompactFunc(bs, func(a, b time.Time) bool { return a.Equal(b) })
+}
+
+// LastChange returns the latest instant at or before t at which the mode
+// may have changed (zero when none): the start of the span of t. An
+// appliance that records having passed it can never be evaluated before
+// it again, whatever happens to the record of its clock.
+func LastChange(in *Input, t time.Time) time.Time {
+	var last time.Time
+	newView(in).candidates(func(b time.Time) {
+		if !b.After(t) && b.After(last) {
+			last = b
+		}
+	})
+	return last
 }
