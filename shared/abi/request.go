@@ -128,11 +128,15 @@ func (d *RequestDecoder) Decode(b []byte) (Request, error) {
 		if !utf8.Valid(b) {
 			return Request{}, errors.New("the request is not valid UTF-8")
 		}
+		// Its own variable: taking req's address would move it to the heap
+		// on the fast path too, an allocation per warm check.
+		var slow Request
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		if err := dec.Decode(&slow); err != nil {
 			return Request{}, err
 		}
+		req = slow
 		if rest := bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 			return Request{}, errors.New("the request has data after its JSON object")
 		}
@@ -172,12 +176,12 @@ func (d *RequestDecoder) fast(b []byte) (req Request, ok bool) {
 		switch string(key) {
 		case "args":
 			bit = 1
-			if req.Args, ok = remembered(&r, &d.args, (*reader).strings); !ok {
+			if req.Args, ok = r.args(&d.args); !ok {
 				return req, false
 			}
 		case "env":
 			bit = 2
-			if req.Env, ok = remembered(&r, &d.env, (*reader).object); !ok {
+			if req.Env, ok = r.env(&d.env); !ok {
 				return req, false
 			}
 		case "stdin":
@@ -202,21 +206,45 @@ func (d *RequestDecoder) fast(b []byte) (req Request, ok bool) {
 	return req, r.i == len(r.b)
 }
 
-// remembered reads a value with read, or takes the one m holds when the bytes
-// at r are m's: a JSON value's text ends where the value does, so the same
-// bytes are the same value.
-func remembered[T any](r *reader, m *memo[T], read func(*reader) (T, bool)) (T, bool) {
-	r.space()
-	if m.raw != nil && bytes.HasPrefix(r.b[r.i:], m.raw) {
-		r.i += len(m.raw)
+// args reads the args array, or takes the one m holds when the bytes at r
+// are m's: a JSON value's text ends where the value does, so the same bytes
+// are the same value. (Written out for each type rather than generic: a
+// generic function calling its reader through a func value makes the reader
+// escape to the heap, an allocation on every warm check in wasm.)
+func (r *reader) args(m *memo[[]string]) ([]string, bool) {
+	if r.again(m.raw) {
 		return m.val, true
 	}
 	start := r.i
-	v, ok := read(r)
+	v, ok := r.strings()
 	if ok {
 		m.raw, m.val = append(m.raw[:0], r.b[start:r.i]...), v
 	}
 	return v, ok
+}
+
+// env reads the env object, or takes the one m holds, as args does.
+func (r *reader) env(m *memo[map[string]string]) (map[string]string, bool) {
+	if r.again(m.raw) {
+		return m.val, true
+	}
+	start := r.i
+	v, ok := r.object()
+	if ok {
+		m.raw, m.val = append(m.raw[:0], r.b[start:r.i]...), v
+	}
+	return v, ok
+}
+
+// again skips white space, then raw when the bytes at r are raw, and
+// reports whether it did.
+func (r *reader) again(raw []byte) bool {
+	r.space()
+	if raw != nil && bytes.HasPrefix(r.b[r.i:], raw) {
+		r.i += len(raw)
+		return true
+	}
+	return false
 }
 
 type reader struct {
