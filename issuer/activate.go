@@ -32,9 +32,11 @@ type activationAnswer struct {
 	Appliance string    `json:"appliance"`
 }
 
-// FreshnessSlack is how far ahead of the issuer's clock a document's
-// created time may be: clocks drift, but an LRF from tomorrow is a clock set
-// forward. Age does not matter; air-gapped sites are slow.
+// FreshnessSlack is how far ahead of the issuer's clock an LRF's created
+// time may be: clocks drift, but an LRF from tomorrow is a clock set
+// forward (an admin answers it with a clock reset). Age does not matter;
+// air-gapped sites are slow. A receipt is accepted whatever its released
+// time; one beyond the slack is recorded as clock_ahead.
 const FreshnessSlack = 24 * time.Hour
 
 // conflictRetries bounds how often an activation that lost a race (a freed
@@ -126,7 +128,8 @@ func (s *Server) prepare(ctx context.Context, who caller, in *activationBody) (*
 }
 
 // issue decides and stores one activation, step by step: a replay, the
-// rules, the identity, the history, the sequence, the decision, the license.
+// issuer's clock, the rules, the identity, the history, the sequence, the
+// decision, the license.
 // It returns store.ErrConflict when a concurrent write changed the records it
 // decided from; retry says this attempt follows one. A replay comes with its
 // ledger row; a new license's row is written with it.
@@ -150,6 +153,11 @@ func (s *Server) issue(ctx context.Context, a *activation, retry bool) (*answer,
 		e := a.entry
 		e.Status, e.License, e.Reason = http.StatusOK, l.ID, "replay"
 		return s.answered(a, http.StatusOK, l), &e, nil
+	}
+	// A replay signs nothing; anything else is decided at the issuer's
+	// clock, which must not be behind what it signed before.
+	if err := s.clk.check(ctx, now); err != nil {
+		return nil, nil, err
 	}
 	if err := a.checkRules(c, now); err != nil {
 		return nil, nil, err
@@ -178,6 +186,7 @@ func (s *Server) issue(ctx context.Context, a *activation, retry bool) (*answer,
 	if err != nil {
 		return nil, nil, err
 	}
+	s.clk.signed(ctx, now)
 	return s.answered(a, http.StatusCreated, l), nil, nil
 }
 
@@ -225,7 +234,7 @@ func (a *activation) checkRules(c *store.Contract, now time.Time) error {
 	case p.MinVersion != "" && engine.CompareVersions(req.Version, p.MinVersion) < 0:
 		return problem(http.StatusUnprocessableEntity, "refused", "the appliance runs %s %s; licenses need %s or later: upgrade the software, then make a new request", p.ID, req.Version, p.MinVersion)
 	case req.Created.After(now.Add(FreshnessSlack)):
-		return problem(http.StatusUnprocessableEntity, "refused", "the request was created %s, more than a day after the issuer's clock (%s); check the appliance's clock and make a new request", req.Created.Format(engine.TimeFormat), now.Format(engine.TimeFormat))
+		return clockAhead(req, now)
 	}
 	return nil
 }
@@ -248,11 +257,11 @@ func (s *Server) checkIdentity(ctx context.Context, a *activation, c *store.Cont
 	case b.Released != nil:
 		return b, nil
 	case b.DeviceKey != req.DeviceKey:
-		return nil, a.refuse("identity", "device key changed",
+		return nil, a.refuse("identity", anomaly(anomalyIdentity, "device key changed"),
 			"appliance %s is pinned to another device key since %s; this request comes from a copy or a re-initialized appliance. Release the seat (or ask the vendor for a reallocation), then request again", req.Appliance, b.Bound.Format(engine.TimeFormat))
 	}
 	if m := engine.MatchPlatform(b.Platform, req.Platform, a.product.Binding.MinMatch); !m.OK() {
-		return nil, a.refuse("identity", "platform changed: "+m.String(),
+		return nil, a.refuse("identity", anomaly(anomalyIdentity, "platform changed: %s", m),
 			"appliance %s was pinned to another platform (%s); a state copied to another machine needs a release of the old seat, or a reallocation by the vendor", req.Appliance, m)
 	}
 	return b, nil
@@ -297,17 +306,17 @@ func (a *activation) checkSequence(b *store.Binding) error {
 		return nil
 	case b.Released != nil:
 		if req.Sequence <= b.ReleasedSequence {
-			return a.refuse("sequence", fmt.Sprintf("request from before the release: sequence %d, released at %d", req.Sequence, b.ReleasedSequence),
+			return a.refuse("sequence", anomaly(anomalySequence, "request from before the release: sequence %d, released at %d", req.Sequence, b.ReleasedSequence),
 				"appliance %s released its seat at sequence %d; this request (sequence %d) is older. Make a new request with `tenure request`", req.Appliance, b.ReleasedSequence, req.Sequence)
 		}
 	case req.Sequence <= b.Sequence:
-		return a.refuse("sequence", fmt.Sprintf("sequence regression: %d after %d", req.Sequence, b.Sequence),
+		return a.refuse("sequence", anomaly(anomalySequence, "sequence %d after %d", req.Sequence, b.Sequence),
 			"the request's sequence %d is not above %d, the last one accepted from appliance %s; make a new request with `tenure request`", req.Sequence, b.Sequence, req.Appliance)
 	}
 	return nil
 }
 
-// refuse is a 409 whose ledger row records found as an anomaly, beside the
+// refuse is a 409 whose ledger row records found (an [anomaly]), beside the
 // ones already seen.
 func (a *activation) refuse(slug, found, format string, args ...any) error {
 	e := problem(http.StatusConflict, slug, format, args...)
@@ -435,16 +444,9 @@ func (s *Server) releasedInstalled(ctx context.Context, contract string, install
 		return ""
 	}
 	slices.Sort(found)
-	return "released license installed: " + strings.Join(found, ", ")
+	return anomaly(anomalyReleased, "%s", strings.Join(found, ", "))
 }
 
 func noSeat(c *store.Contract) error {
 	return problem(http.StatusConflict, "no-seat", "contract %s has no free seat (%d of %d taken); release an appliance's licenses with `tenure release`, or raise the contract's appliances", c.ID, c.Used, c.Appliances)
-}
-
-func join(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
 }

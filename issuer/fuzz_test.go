@@ -66,6 +66,7 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/v1/activations"},
 		{"POST", "/v1/releases"},
 		{"POST", "/v1/contracts/IC-1/reallocations"},
+		{"POST", "/v1/clock-resets"},
 	}
 	for i := range routes {
 		for tok := range tokens {
@@ -80,6 +81,11 @@ func FuzzAPI(f *testing.F) {
 	f.Add(uint8(2), uint8(1), []byte(`{"contract":"IC-1","request":"x","effective":"2026-02-01"}`))
 	f.Add(uint8(3), uint8(1), []byte(`{"receipt":"x"}`))
 	f.Add(uint8(4), uint8(0), []byte(`{"appliance":"A-00000001","reason":"disk"}`))
+	// The same LRF from an appliance whose clock ran ahead, for a reset.
+	reset, _ := json.Marshal(map[string]string{"request": issuertest.FirstLRF(f, 2, now.AddDate(73, 0, 0)), "reason": "clock ran to 2099"})
+	f.Add(uint8(5), uint8(0), reset)
+	f.Add(uint8(5), uint8(1), reset)
+	f.Add(uint8(5), uint8(0), []byte(`{"request":"x","reason":"two\nlines"}`))
 	f.Add(uint8(0), uint8(0), []byte(`{"customer":"ACME","change":"renewal"}`))
 	f.Add(uint8(2), uint8(1), []byte(`{`))
 	f.Add(uint8(2), uint8(1), []byte(`null`))

@@ -3,7 +3,6 @@ package issuer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 
@@ -198,13 +197,6 @@ func (s *Server) judgeHistory(ctx context.Context, appliance, key string, t *eng
 	return judge(h, appliance, key, t), nil
 }
 
-// Anomaly kinds of the history (DESIGN.md, GET /v1/anomalies). A ledger
-// row's anomaly starts with its kind.
-const (
-	anomalyFork    = "history_fork"
-	anomalyRestore = "history_restore"
-)
-
 // forkRefusal is the 409 of a document whose history abandons an accepted
 // release, with its anomaly.
 func (v *verdict) forkRefusal(appliance string, t *engine.Trail) *apiError {
@@ -213,14 +205,14 @@ func (v *verdict) forkRefusal(appliance string, t *engine.Trail) *apiError {
 		"appliance %s's history (entry %d) no longer holds its release of contract %s (entry %d): its state was put back to before that release. "+
 			"The issuer serves it again once the vendor reallocates appliance %s on %s (POST /v1/contracts/%s/reallocations)",
 		appliance, t.Head.N, r.Contract, r.N, appliance, r.Contract, r.Contract)
-	e.Anomaly = fmt.Sprintf("%s: history at entry %d (%s) abandons the release of %s at entry %d (%s)", anomalyFork, t.Head.N, short(t.Head.Hash), r.Contract, r.N, short(r.Hash))
+	e.Anomaly = anomaly(anomalyFork, "history at entry %d (%s) abandons the release of %s at entry %d (%s)", t.Head.N, short(t.Head.Hash), r.Contract, r.N, short(r.Hash))
 	return e
 }
 
 // restoreAnomaly is the anomaly of an accepted restore.
 func (v *verdict) restoreAnomaly(t *engine.Trail) string {
 	b := v.was.Baseline
-	return fmt.Sprintf("%s: history at entry %d (%s) does not continue entry %d (%s), the newest accepted; it is the baseline now", anomalyRestore, t.Head.N, short(t.Head.Hash), b.N, short(b.Hash))
+	return anomaly(anomalyRestore, "history at entry %d (%s) does not continue entry %d (%s), the newest accepted; it is the baseline now", t.Head.N, short(t.Head.Hash), b.N, short(b.Hash))
 }
 
 func short(hash string) string { return hash[:min(len(hash), 12)] }

@@ -23,6 +23,7 @@
 //	POST /v1/activations                   contract, admin an LRF in, a sealed license out
 //	POST /v1/releases                      contract, admin a release receipt frees a seat
 //	POST /v1/contracts/{id}/reallocations  admin           free an appliance's seat without a receipt
+//	POST /v1/clock-resets                  admin           an LRF in, a signed clock reset out, for an appliance whose clock ran ahead
 //	GET  /v1/keys                          anyone          the verifier keys licenses are signed with
 //	GET  /healthz                          anyone          {"ok": true}
 //	GET  /                                 anyone          the self-service page (package web): activate from a laptop
@@ -30,9 +31,9 @@
 // Checks run in one order, so a client always learns the first thing to fix:
 // 405 a known path with another method (with Allow), 413 too large (bodies
 // over 128 KiB, documents in them over 64 KiB), 401 no or unknown token, 400
-// malformed, 403 a token without rights, then an idempotent replay (200), 422
-// refused by a rule, 409 no free seat or a conflict with the issuer's
-// records.
+// malformed, 403 a token without rights, then an idempotent replay (200), 503
+// "clock-behind" on a signing route (below), 422 refused by a rule, 409 no
+// free seat or a conflict with the issuer's records.
 //
 // # Issuing
 //
@@ -61,6 +62,21 @@
 // baseline. A document without a history (an older validator) is accepted,
 // and the next one with a history is the baseline.
 // The same LRF sent to the same contract again gets the stored license back.
+//
+// # Clocks
+//
+// An LRF created more than a day after the issuer's clock is refused (422
+// "clock-ahead"): the appliance's clock ran ahead, and it keeps the latest
+// time it has seen. An admin answers that LRF with a clock reset (POST
+// /v1/clock-resets): a tenure.clock/v1 document signed by the issuer's keys
+// that, installed on the appliance, brings its clock back to the issuer's
+// time. A receipt is accepted whatever its date; one more than a day ahead
+// is recorded as clock_ahead.
+//
+// The issuer watches its own clock too: while it is more than a day behind
+// the largest issued time it has signed ([BehindSlack]), the signing routes
+// (activations, clock resets) answer 503 "clock-behind", until the clock is
+// set right or an admin accepts it with `tenure-issuer clock-ack` ([AckClock]).
 package issuer
 
 import (
@@ -124,6 +140,7 @@ type Server struct {
 	products  map[string]*engine.Product
 	mux       *http.ServeMux
 	randomIDs func() string
+	clk       *issuerClock
 }
 
 // New checks cfg and returns the handler.
@@ -141,6 +158,7 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.clk = newIssuerClock(s.store, s.log)
 	if cfg.AdminToken != "" {
 		s.admin, s.hasAdmin = sha256.Sum256([]byte(cfg.AdminToken)), true
 	}

@@ -352,6 +352,16 @@ func TestOpenAPIMatchesTheHandler(t *testing.T) {
 		map[string]any{"appliance": appliance, "reason": "disk died"})
 	must(403, code, body)
 
+	// The appliance's clock ran ahead; the admin answers its LRF with a
+	// clock reset.
+	reset := map[string]any{"request": string(lrf), "reason": "clock ran ahead"}
+	code, body = w.call("POST /v1/clock-resets", "/v1/clock-resets", w.admin, reset)
+	must(201, code, body)
+	code, body = w.call("POST /v1/clock-resets", "/v1/clock-resets", created.Token, reset)
+	must(403, code, body)
+	code, body = w.call("POST /v1/clock-resets", "/v1/clock-resets", w.admin, map[string]any{"request": "x", "reason": "clock ran ahead"})
+	must(400, code, body)
+
 	for _, r := range designRoutes() {
 		if !w.called[r] {
 			t.Errorf("%s was not exercised", r)

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tenurehq/tenure/issuer/internal/store"
 	"github.com/tenurehq/tenure/shared/engine"
@@ -22,6 +23,24 @@ var applianceID = regexp.MustCompile(`^A-[0-9a-z]{6,40}$`)
 type reallocationBody struct {
 	Appliance string `json:"appliance"`
 	Reason    string `json:"reason"`
+}
+
+// ledgerText is what a reason an admin gives may hold (the schemas' text):
+// a line, no control characters.
+var ledgerText = regexp.MustCompile(`^[^\x00-\x1f\x7f]+$`)
+
+// checkReason is the 400 of an admin's reason that is missing, too long or
+// not one line: it goes in the audit ledger, and in a clock reset the
+// appliance shows.
+func checkReason(reason string) error {
+	if !validReason(reason) {
+		return problem(http.StatusBadRequest, "malformed", "\"reason\" must say why, in one line of at most 200 characters, for the audit ledger")
+	}
+	return nil
+}
+
+func validReason(reason string) bool {
+	return ledgerText.MatchString(reason) && utf8.RuneCountInString(reason) <= 200
 }
 
 // releasedAnswer answers releases and reallocations.
@@ -80,9 +99,10 @@ func (s *Server) releaseOnce(ctx context.Context, ct *store.Contract, appliance,
 		return nil, &entry, problem(http.StatusBadRequest, "malformed", "%v; send the receipt exactly as `tenure release` printed it, from the appliance that holds the seat", err)
 	}
 	entry.Request = hashHex(signed)
-	now := s.clock()
-	if rel.Released.After(now.Add(FreshnessSlack)) {
-		return nil, &entry, problem(http.StatusUnprocessableEntity, "refused", "the receipt was made %s, more than a day after the issuer's clock (%s); check the appliance's clock", rel.Released.Format(engine.TimeFormat), now.Format(engine.TimeFormat))
+	// A receipt only gives up a seat: it is accepted whatever its date, and
+	// one from the future is recorded, for the appliance's clock is off.
+	if now := s.clock(); rel.Released.After(now.Add(FreshnessSlack)) {
+		entry.Anomaly = anomaly(anomalyClockAhead, "receipt made %s, more than a day after the issuer's clock (%s)", rel.Released.Format(engine.TimeFormat), now.Format(engine.TimeFormat))
 	}
 	// A replayed receipt frees nothing more and gets the same answer;
 	// another receipt for a free seat frees nothing either.
@@ -102,9 +122,11 @@ func (s *Server) releaseOnce(ctx context.Context, ct *store.Contract, appliance,
 	}
 	switch v.standing {
 	case forked:
-		return nil, &entry, v.forkRefusal(appliance, rel.History)
+		e := v.forkRefusal(appliance, rel.History)
+		e.Anomaly = join(entry.Anomaly, e.Anomaly)
+		return nil, &entry, e
 	case restore:
-		entry.Anomaly = v.restoreAnomaly(rel.History)
+		entry.Anomaly = join(entry.Anomaly, v.restoreAnomaly(rel.History))
 	}
 	if b.Released != nil {
 		return replay([]string{})
@@ -169,8 +191,8 @@ func (s *Server) reallocate(ctx context.Context, c *call, in *reallocationBody) 
 	if !applianceID.MatchString(in.Appliance) {
 		return nil, nil, problem(http.StatusBadRequest, "malformed", "\"appliance\" must be an appliance id like A-7f3k2m9q")
 	}
-	if in.Reason == "" || len(in.Reason) > 200 {
-		return nil, nil, problem(http.StatusBadRequest, "malformed", "\"reason\" must say why, in at most 200 characters, for the audit ledger")
+	if err := checkReason(in.Reason); err != nil {
+		return nil, nil, err
 	}
 	entry := &store.Entry{At: s.clock(), Contract: id, Actor: who.actor(), Action: "reallocation", Outcome: store.Accepted, Appliance: in.Appliance, Reason: in.Reason}
 	if !who.admin {

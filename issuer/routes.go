@@ -45,6 +45,7 @@ var api = []route{
 	{"POST", "/v1/activations", contractOrAdmin, "request", typed((*Server).activate)},
 	{"POST", "/v1/releases", contractOrAdmin, "receipt", typed((*Server).release)},
 	{"POST", "/v1/contracts/{id}/reallocations", adminOnly, "", typed((*Server).reallocate)},
+	{"POST", "/v1/clock-resets", adminOnly, "request", typed((*Server).clockReset)},
 	{"GET", "/v1/keys", anyone, "", (*Server).getKeys},
 	{"GET", "/healthz", anyone, "", (*Server).health},
 	// The self-service page: GET /, /app.js and /app.css.

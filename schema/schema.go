@@ -35,6 +35,7 @@ var byType = map[string]string{
 	"tenure.lrf/v1":     "lrf.schema.json",
 	"tenure.license/v1": "license.schema.json",
 	"tenure.release/v1": "release.schema.json",
+	"tenure.clock/v1":   "clock.schema.json",
 	"tenure.backup/v1":  "backup.schema.json",
 	"tenure.product/v1": "product.schema.json",
 	"contract":          "contract.schema.json",

@@ -28,6 +28,8 @@ const (
 		`"issued":"2026-01-06T10:00:00Z"}`
 	validRelease = `{"contract":"IC-1042","licenses":["L-9f8e7d6c"],"appliance":"A-7k2m9q4x",` +
 		`"released":"2026-06-01T12:00:00Z","sequence":4,"nonce":"0123456789abcdef"}`
+	validClock = `{"appliance":"A-7k2m9q4x","device_key_hash":"` + hashA + `","nonce":"0123456789abcdef",` +
+		`"sequence":4,"mark":"2026-06-01T12:00:00Z","reason":"host clock ran ahead","issued":"2026-06-01T12:00:00Z"}`
 	validBackup = `{"appliance":"A-7k2m9q4x","product":"edge","version":"0.38.0","device_key":"test-device-key",` +
 		`"identity":"test-identity","platform":{"machine_id":"` + hashA + `"},"trials":{"` + hashB + `":"2026-01-05T00:00:00Z"},` +
 		`"high_water":"2026-06-01T12:00:00Z","sequence":4,"licenses":{"L-9f8e7d6c":"-----BEGIN TENURE LICENSE-----\n..."},` +
@@ -45,6 +47,7 @@ var valid = map[string]string{
 	"tenure.lrf/v1":     validLRF,
 	"tenure.license/v1": validLicense,
 	"tenure.release/v1": validRelease,
+	"tenure.clock/v1":   validClock,
 	"tenure.backup/v1":  validBackup,
 	"tenure.product/v1": validProduct,
 	"contract":          validContract,
@@ -296,6 +299,11 @@ func TestValidate(t *testing.T) {
 		{"lrf bad version", "tenure.lrf/v1", "version", "v1.2", "/version: does not match pattern"},
 		{"lrf bad appliance", "tenure.lrf/v1", "appliance", "A-XYZ", "/appliance: does not match pattern"},
 		{"release no licenses", "tenure.release/v1", "licenses", []any{}, "/licenses: minimum 1 items required"},
+		{"clock missing mark", "tenure.clock/v1", "mark", deleted, "/: missing properties: 'mark'"},
+		{"clock unknown field", "tenure.clock/v1", "until", "2099-01-01T00:00:00Z", "/: additionalProperties 'until' not allowed"},
+		{"clock empty reason", "tenure.clock/v1", "reason", "", "/reason: length must be >= 1"},
+		{"clock bad key hash", "tenure.clock/v1", "device_key_hash", "ABC", "/device_key_hash: does not match pattern"},
+		{"clock local mark", "tenure.clock/v1", "mark", "2026-06-01T12:00:00+02:00", "/mark"},
 		{"release bad contract", "tenure.release/v1", "contract", "-IC", "/contract: does not match pattern"},
 		{"backup empty extra", "tenure.backup/v1", "extra", map[string]any{}, "/extra: minimum 1 properties allowed"},
 		{"backup long identity", "tenure.backup/v1", "identity", strings.Repeat("x", 257), "/identity: length must be <= 256"},
@@ -331,7 +339,7 @@ func TestValidateInput(t *testing.T) {
 	tests := []struct {
 		name, typ, doc, wantErr string
 	}{
-		{"unknown type", "tenure.clock/v1", `{}`, `no schema for "tenure.clock/v1"`},
+		{"unknown type", "tenure.usage/v0", `{}`, `no schema for "tenure.usage/v0"`},
 		{"not JSON", "tenure.license/v1", `{"id":`, "tenure.license/v1: not JSON"},
 		{"trailing data", "tenure.release/v1", validRelease + `{}`, "tenure.release/v1: trailing data"},
 		{"not an object", "contract", `[]`, "contract: /: expected object, but got array"},

@@ -20,6 +20,9 @@ type Appliance struct {
 
 	snap *snapshot
 	hw   time.Time // the high-water mark in memory: the latest host time seen
+	// hwReset is the history number of the clock reset hw was last set
+	// by: a newer reset in the state moves hw, even backwards.
+	hwReset uint64
 
 	// Caches that survive re-reads: licenses and receipts by the SHA-256 of
 	// their bytes, for the appliance identity they were opened with.

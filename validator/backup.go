@@ -83,7 +83,7 @@ func (c *call) backup(args []string) int {
 		return c.fail(2, "%v", err)
 	}
 	f := s.facts
-	f.Head, f.Tampered = s.hist.head(), s.tampered
+	f.Head, f.Tampered, f.Reset = s.hist.head(), s.tampered, s.resetN()
 	facts, err := encodeRecord(c.a.st.macKey, fileFacts, f)
 	if err != nil {
 		return c.fail(2, "%v", err)

@@ -10,7 +10,12 @@ import (
 // to the new head, in that order: the history is the commit point, and a
 // power cut between the two leaves a record one event behind, which loading
 // accepts. A state migrated in memory is stored first.
-func (c *call) commit(evs ...*event) error {
+func (c *call) commit(evs ...*event) error { return c.commitThen(nil, evs...) }
+
+// commitThen is commit with a step between the two writes: then runs once
+// the history holds evs, before the facts record is written after it, so a
+// record written ahead of the history (Next) still says what it said.
+func (c *call) commitThen(then func(), evs ...*event) error {
 	if err := c.persistMigration(); err != nil {
 		return err
 	}
@@ -39,6 +44,9 @@ func (c *call) commit(evs ...*event) error {
 		return err
 	}
 	s.hist = h
+	if then != nil {
+		then()
+	}
 	// The history is the commit point: the command did its job. A record
 	// left a step behind is what a power cut leaves, and loading takes it.
 	if err := c.writeFacts(s); err != nil {
@@ -48,8 +56,8 @@ func (c *call) commit(evs ...*event) error {
 }
 
 // writeFacts rewrites the facts record from s, bound to s's history head,
-// with the high-water mark in memory. It does not write over a record that
-// failed its check: only a newly installed license clears that (install).
+// with the high-water mark in memory. A record that failed its check is
+// rewritten still marked tampered: only a clock reset clears that.
 func (c *call) writeFacts(s *snapshot) error {
 	if err := c.persistMigration(); err != nil {
 		return err
@@ -60,9 +68,10 @@ func (c *call) writeFacts(s *snapshot) error {
 	if c.a.hw.After(f.HighWater) {
 		f.HighWater = c.a.hw
 	}
-	// A record that was not trusted stays so when rewritten, until a newly
-	// issued license (install) or a clock reset re-establishes the clock.
+	// A record that was not trusted stays so when rewritten, until a clock
+	// reset re-establishes the clock.
 	f.Tampered = s.tampered
+	f.Reset = s.resetN()
 	if err := c.a.st.putRecord(fileFacts, f); err != nil {
 		return err
 	}

@@ -56,8 +56,8 @@
 // is missing, cut, edited or not the one the appliance record names is
 // "state damaged" with nothing proven: restricted, no feature, until a
 // backup is restored. A facts record that is missing, edited or older than
-// the history is "state tampered": restricted until a newly issued license
-// re-establishes the clock. A license file missing or altered while its
+// the history is "state tampered": restricted until a clock reset from the
+// vendor re-establishes the clock. A license file missing or altered while its
 // license is active or pending is "state damaged" (configuration frozen,
 // the features the history proves) until the same file is installed again;
 // once the license no longer counts it is a warning. Anything in the state
@@ -87,6 +87,16 @@
 // the state changes, and at most hourly otherwise. A host clock more than a
 // day behind the mark is reported (clock.rolled_back). `status --at T`
 // evaluates at exactly T and changes nothing.
+//
+// A mark poisoned by a clock that once ran far ahead comes back only with a
+// clock reset (tenure.clock/v1, armored TENURE CLOCK), which the vendor's
+// issuer signs in answer to an LRF and `install` applies: once (its nonce
+// is a history event), only while it answers the newest request, and as the
+// command's last write. The mark becomes the reset's, backwards if need be;
+// a trial start or first use stamped after it is capped at it; a tampered
+// clock record is re-established; and a license installed before it whose
+// issue time is more than a day after the mark is inactive ("issued in the
+// future") and floors the clock no more.
 //
 // # Platforms, backup and restore
 //

@@ -39,10 +39,20 @@ func (a *Appliance) refresh(now time.Time) error {
 		return err
 	}
 	a.snap, a.checked = snap, now
-	if snap.highWater.After(a.hw) {
-		a.hw = snap.highWater
-	}
+	a.follow(snap)
 	return nil
+}
+
+// follow moves the mark in memory to what s proves: up to its high-water
+// mark, or, when s holds a clock reset this instance has not seen, to where
+// the reset put it, backwards too.
+func (a *Appliance) follow(s *snapshot) {
+	switch n := s.resetN(); {
+	case n > a.hwReset:
+		a.hw, a.hwReset = s.highWater, n
+	case s.highWater.After(a.hw):
+		a.hw = s.highWater
+	}
 }
 
 // genSize is the length of a generation value: 16 random bytes in hex.

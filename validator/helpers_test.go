@@ -81,6 +81,26 @@ func (is *issuer) license(t testing.TB, lrf string, contract, from, until, issue
 	return l.ID, string(s)
 }
 
+// reset makes a clock reset answering lrf, with mark as the issuer's time.
+// edit may change it before it is signed.
+func (is *issuer) reset(t testing.TB, lrf, mark string, edit func(*engine.ClockReset)) string {
+	t.Helper()
+	req, _, err := engine.OpenRequest([]byte(lrf))
+	if err != nil {
+		t.Fatalf("the LRF does not open: %v", err)
+	}
+	r := &engine.ClockReset{Appliance: req.Appliance, DeviceKeyHash: engine.KeyHash(req.DeviceKey), Nonce: req.Nonce,
+		Sequence: req.Sequence, Mark: day(t, mark), Reason: "host clock ran ahead", Issued: day(t, mark)}
+	if edit != nil {
+		edit(r)
+	}
+	text, err := engine.SignClockReset(r, is.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(text)
+}
+
 func day(t testing.TB, s string) time.Time {
 	t.Helper()
 	v, err := engine.ParseInstant(s)

@@ -43,6 +43,7 @@ const (
 	eventRestore  = "restore"   // the state was restored from a backup
 	eventMigrate  = "migrate"   // a state from before the history was read into one
 	eventMark     = "mark"      // the clock passed an instant at which the mode may change
+	eventClock    = "clock"     // a clock reset from the vendor brought the high-water mark to its mark
 )
 
 // An event is one entry of the history.
@@ -57,6 +58,7 @@ type event struct {
 	SHA256   string            `json:"sha256,omitempty"`   // install: of the license file's bytes
 	Release  *releaseEvent     `json:"release,omitempty"`  // release
 	Restore  *restoreEvent     `json:"restore,omitempty"`  // restore
+	Clock    *clockEvent       `json:"clock,omitempty"`    // clock: dated at its mark
 }
 
 type releaseEvent struct {
@@ -73,6 +75,16 @@ type releaseEvent struct {
 type restoreEvent struct {
 	Appliance string   `json:"appliance"`          // the appliance the backup was of
 	Licenses  []string `json:"licenses,omitempty"` // restored from another platform: its licenses, kept on record
+}
+
+// clockEvent is a clock reset applied: which request it answered, so it
+// applies once, and the mark it set.
+type clockEvent struct {
+	Mark     time.Time `json:"mark"`
+	Nonce    string    `json:"nonce"`
+	Sequence uint64    `json:"sequence"`
+	Reason   string    `json:"reason"`
+	SHA256   string    `json:"sha256"` // of the reset's armored bytes
 }
 
 // history is a parsed, verified history file.

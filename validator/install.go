@@ -20,6 +20,9 @@ func (c *call) install(args []string) int {
 	if err != nil {
 		return c.fail(1, "%v", err)
 	}
+	if engine.ArmorLabel(text) == engine.LabelClock {
+		return c.installReset(s, text)
+	}
 	o := c.a.open(s, text)
 	if o.err != nil {
 		return c.fail(1, "license refused: %v", o.err)
@@ -49,14 +52,13 @@ func (c *call) install(args []string) int {
 	if err := c.a.st.write(name, text); err != nil {
 		return c.fail(2, "%v; the license was not installed", err)
 	}
-	// A newly issued license re-establishes the clock: the floor is now its
-	// issue time, whatever happened to the facts record.
+	// A newly issued license floors the clock at its issue time. It does
+	// not re-establish a tampered clock record: only a clock reset does.
 	for _, t := range []time.Time{c.host, l.Issued} {
 		if t.After(c.a.hw) {
 			c.a.hw = t
 		}
 	}
-	s.tampered, s.facts.Tampered = "", ""
 	if err := c.commit(&event{At: c.evalTime(), Kind: eventInstall, License: l, SHA256: sha256Hex(text)}); err != nil {
 		return c.fail(2, "%v; the license was not installed", err)
 	}

@@ -100,6 +100,8 @@ func (a *Appliance) entries(s *snapshot, plat engine.Components, platKey, versio
 			e.Inactive = l.err.Error()
 		case l.ev == nil || l.owner != "" && l.owner != s.app.ID:
 			e.Inactive = fmt.Sprintf("bound to another platform: issued to appliance %s, whose state was restored here as %s; request a license with `tenure request` and have the old seat released or reallocated", l.owner, s.app.ID)
+		case s.issuedInFuture(l):
+			e.Inactive = engine.IssuedInFuture
 		default:
 			if err := b.Check(l.lic); err != nil {
 				e.Inactive = err.Error()
@@ -109,4 +111,17 @@ func (a *Appliance) entries(s *snapshot, plat engine.Components, platKey, versio
 	}
 	s.entries, s.entriesPlat, s.entriesVersion, s.mode = out, platKey, version, nil
 	return out
+}
+
+// issuedInFuture reports whether a clock reset applied after l was
+// installed found it issued more than a day after the reset's mark: an
+// issuer with a clock far ahead signed it, so it does not count and does
+// not floor the clock.
+func (s *snapshot) issuedInFuture(l *stored) bool {
+	for _, r := range s.resets {
+		if r.N > l.ev.N && engine.IssuedAfter(l.lic, r.Clock.Mark) {
+			return true
+		}
+	}
+	return false
 }

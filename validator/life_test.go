@@ -294,16 +294,23 @@ func TestTamperedRecords(t *testing.T) {
 	}
 	cli(t, cfg, e, "", 1, "check", "--config-change")
 
-	// A newly installed license re-establishes the floor.
+	// A newly installed license floors the clock but does not vouch for the
+	// record: the state stays tampered.
 	lrf := cli(t, cfg, later, "", 0, "request").Stdout
 	_, sealed := is.license(t, lrf, "IC-1", "2026-03-01", "2027-03-01", "2026-03-01T01:00:00Z", nil)
 	cli(t, cfg, later, sealed, 0, "install", "-")
 	s = status(t, cfg, e)
-	if s.State != engine.ModeLicensed || s.At.Before(day(t, "2026-03-01T01:00:00Z")) {
+	if s.State != engine.ModeRestricted || !strings.Contains(s.Reason, "clock reset") || s.At.Before(day(t, "2026-03-01T01:00:00Z")) {
 		t.Fatalf("after a new license: %+v", s)
 	}
+	// A clock reset answering the newest request re-establishes it.
+	lrf = cli(t, cfg, later, "", 0, "request").Stdout
+	cli(t, cfg, later, is.reset(t, lrf, "2026-03-01T02:00:00Z", nil), 0, "install", "-")
+	if s = status(t, cfg, later); s.State != engine.ModeLicensed || s.At.Before(day(t, "2026-03-01T02:00:00Z")) {
+		t.Fatalf("after a clock reset: %+v", s)
+	}
 	// A deleted facts record counts as tampered too, and reinstalling the
-	// same license does not clear it: only a newly issued one does.
+	// same license does not clear it.
 	if err := st.remove(fileFacts); err != nil {
 		t.Fatal(err)
 	}

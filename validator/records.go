@@ -37,9 +37,15 @@ type (
 		HighWater time.Time     `json:"high_water"`
 		Sequence  uint64        `json:"sequence"`
 		Requests  []requestFact `json:"requests,omitempty"` // the newest last, at most maxRequests
-		// Tampered carries over why a migrated state's clock record was
-		// not trusted, until a newly issued license re-establishes it.
+		// Tampered carries over why the clock record was not trusted (a
+		// migrated state's, or one rewritten after it failed), until a
+		// clock reset re-establishes the clock.
 		Tampered string `json:"tampered,omitempty"`
+		// Reset is the history number of the newest clock reset when the
+		// record was written: a record from before a reset (a power cut
+		// between its two writes) holds a mark and a tamper the reset
+		// undid.
+		Reset uint64 `json:"reset,omitempty"`
 	}
 
 	// requestFact is one LRF the appliance made: a clock reset must answer

@@ -36,7 +36,7 @@ func (c *call) request(args []string) int {
 		FirstUse:   s.firstUse,
 		Mode:       st.State,
 		Installed:  installed(s),
-		Sequence:   s.sequence + 1,
+		Sequence:   c.nextSequence(s),
 		Created:    st.At,
 		Nonce:      nonce,
 		History:    s.hist.trail(len(s.hist.events)),
@@ -58,6 +58,18 @@ func (c *call) request(args []string) int {
 	}
 	c.out.Write(lrf)
 	return 0
+}
+
+// nextSequence is the sequence of the next LRF or receipt. It only grows,
+// and the issuer refuses one that does not. A tampered facts record lost
+// the sequences handed out since the last release, so the next one skips
+// ahead to the clock's Unix time, past any count of requests made before.
+func (c *call) nextSequence(s *snapshot) uint64 {
+	n := s.sequence + 1
+	if s.tampered != "" {
+		n = max(n, uint64(c.evalTime().Unix()))
+	}
+	return n
 }
 
 // installed lists the ids of the licenses this appliance holds, whose file
@@ -115,7 +127,7 @@ func (c *call) release(args []string) int {
 	// The release event is the commit point: once it is in the history the
 	// licenses are released, and the receipt is made from it, now and
 	// whenever release is asked again.
-	e := &event{At: c.evalTime(), Kind: eventRelease, Release: &releaseEvent{Contract: target.lic.Contract, Licenses: ids, Sequence: s.sequence + 1, Nonce: nonce}}
+	e := &event{At: c.evalTime(), Kind: eventRelease, Release: &releaseEvent{Contract: target.lic.Contract, Licenses: ids, Sequence: c.nextSequence(s), Nonce: nonce}}
 	s.sequence = e.Release.Sequence
 	if err := c.commit(e); err != nil {
 		return c.fail(2, "%v; nothing was released", err)

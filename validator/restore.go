@@ -29,13 +29,13 @@ func backupHistory(b *engine.Backup) (*history, factsRecord, error) {
 }
 
 // raiseMark moves the high-water mark in memory to what the backup proves,
-// so the restore is dated no earlier than anything it holds.
+// so the restore is dated no earlier than anything it holds; a backup
+// holding a clock reset this instance has not seen sets it where the reset
+// put it.
 func (c *call) raiseMark(h *history, f factsRecord) {
-	for _, t := range []time.Time{f.HighWater, h.last().At} {
-		if t.After(c.a.hw) {
-			c.a.hw = t
-		}
-	}
+	b := &snapshot{hist: h, facts: f, released: map[string]*event{}}
+	b.derive()
+	c.a.follow(b)
 }
 
 // restoreHome resumes the appliance on its own platform in an empty state

@@ -71,6 +71,7 @@ type call struct {
 	wrote    bool // the facts record was written: the snapshot holds what it says
 	crossed  bool // the check path's mode moved to a new span
 	readOnly bool // status --at: the high-water mark stays where it is
+	final    bool // a clock reset was applied: the command writes nothing after it
 	reply    string
 	replied  bool // reply, not out, is what the call printed
 }
@@ -227,7 +228,7 @@ func (c *call) finish() error {
 	if !c.readOnly {
 		c.seen()
 	}
-	if s := a.snap; s != nil && s.app != nil && s.broken == "" && !c.readOnly {
+	if s := a.snap; s != nil && s.app != nil && s.broken == "" && !c.readOnly && !c.final {
 		due := s.migrated || a.hw.After(s.facts.HighWater) && (c.changed || a.hw.Sub(s.facts.HighWater) >= time.Hour)
 		var err error
 		if c.crossed || due {

@@ -44,6 +44,7 @@ type snapshot struct {
 	sequence  uint64
 	licenses  []*stored
 	released  map[string]*event // license id to its release event
+	resets    []*event          // the clock resets applied, oldest first
 	warnings  []string
 
 	// entries caches the engine's view for one platform and version, and
@@ -237,6 +238,8 @@ func (s *snapshot) derive() {
 				}
 			}
 			s.sequence = max(s.sequence, e.Release.Sequence)
+		case eventClock:
+			s.resetTo(e)
 		case eventRestore:
 			for _, id := range e.Restore.Licenses {
 				if !seen[id] {
@@ -246,6 +249,47 @@ func (s *snapshot) derive() {
 			}
 		}
 	}
+	switch n := s.resetN(); {
+	case n == 0:
+	case s.facts.Reset == n:
+		if s.facts.HighWater.After(s.highWater) {
+			s.highWater = s.facts.HighWater
+		}
+	case s.facts.Head.N > 0:
+		// A record from before the newest reset, which loading accepted
+		// (a power cut between the reset's two writes): the reset undid
+		// its mark and its tamper, and the next write must not bring
+		// them back.
+		s.facts.HighWater, s.facts.Tampered, s.tampered = s.highWater, "", ""
+	}
+}
+
+// resetTo applies clock reset e to what was derived before it: the mark
+// replaces every time seen before (backwards if need be), and a trial or
+// first use stamped after the mark is capped at it, since the vendor's
+// clock says that time had not come. A facts record written before the
+// reset (a power cut between the two writes) no longer floors the clock.
+func (s *snapshot) resetTo(e *event) {
+	mark := e.Clock.Mark
+	s.highWater = mark
+	for i := range s.trials {
+		if s.trials[i].started.After(mark) {
+			s.trials[i].started = mark
+		}
+	}
+	if s.firstUse != nil && s.firstUse.After(mark) {
+		s.firstUse = &mark
+	}
+	s.resets = append(s.resets, e)
+}
+
+// resetN is the number of the newest clock reset in the history, 0 when
+// there is none.
+func (s *snapshot) resetN() uint64 {
+	if len(s.resets) == 0 {
+		return 0
+	}
+	return s.resets[len(s.resets)-1].N
 }
 
 // loadLicenses reads the file of every license the history names and holds

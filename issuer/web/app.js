@@ -38,7 +38,14 @@
     }
   }
 
-  function showError(field, title, detail) {
+  // ADVICE is, by problem type, what the customer can do about a refusal
+  // whose detail speaks to the vendor's staff.
+  const ADVICE = new Map([
+    ['clock-ahead', 'The appliance\'s clock is ahead of the issuer\'s. Ask the vendor for a clock reset: send them this same .lrf file, ' +
+      'install the file they send back on the appliance with tenure install, then make a new request with tenure request.'],
+  ]);
+
+  function showError(field, title, detail, advice) {
     const p = $(FIELDS.includes(field) ? field + '-error' : 'general-error');
     p.textContent = '';
     const t = document.createElement('strong');
@@ -51,16 +58,27 @@
       d.textContent = detail;
       p.append(' ', d);
     }
+    if (advice) {
+      const a = document.createElement('span');
+      a.className = 'problem-advice';
+      a.textContent = advice;
+      p.append(' ', a);
+    }
     p.hidden = false;
     const input = $(field);
     if (input) input.setAttribute('aria-invalid', 'true');
+  }
+
+  // slugOf is the last part of a problem's type.
+  function slugOf(problem) {
+    return String(problem.type || '').split('/').pop();
   }
 
   // fieldFor picks the field a problem concerns: the token for 401, the
   // contract id for a token of another contract or an unknown contract, the
   // effective date when the detail names it, else the document sent.
   function fieldFor(problem, docField) {
-    const slug = String(problem.type || '').split('/').pop();
+    const slug = slugOf(problem);
     if (problem.status === 401) return 'token';
     if (problem.status === 403 || (slug === 'not-found' && /^no contract /.test(problem.detail || ''))) return 'contract';
     if (docField === 'lrf' && /\beffective\b/i.test(problem.detail || '')) return 'effective';
@@ -350,7 +368,7 @@
       await refreshContract();
     } catch (e) {
       if (!(e instanceof Problem)) throw e;
-      showError(fieldFor(e.problem, 'lrf'), e.problem.title, e.problem.detail);
+      showError(fieldFor(e.problem, 'lrf'), e.problem.title, e.problem.detail, ADVICE.get(slugOf(e.problem)));
     } finally {
       busy(button, false);
     }

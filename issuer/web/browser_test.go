@@ -29,8 +29,9 @@ const chromiumPath = "/usr/bin/chromium"
 
 // TestBrowser drives the page in a real browser against a real issuer: the
 // tenure-issuer binary serving on 127.0.0.1, the tenure CLI running a
-// validator built to trust that issuer's key. A customer's wrong token and
-// tampered LRF are refused on the page; the real LRF's license downloads,
+// validator built to trust that issuer's key. A customer's wrong token,
+// tampered LRF and an LRF from an appliance whose clock ran ahead are
+// refused on the page (the last with the advice to ask for a clock reset); the real LRF's license downloads,
 // installs on the appliance and makes it licensed; the appliance's release
 // receipt frees the seat. Screenshots land in screenshots/ at the root.
 func TestBrowser(t *testing.T) {
@@ -73,6 +74,15 @@ func TestBrowser(t *testing.T) {
 	writeFile(t, lrfPath, lrf)
 	writeFile(t, tamperedPath, tamper(t, lrf))
 
+	// A second appliance, whose clock ran to 2099: its LRF is from the
+	// future.
+	aheadState, aheadPath := filepath.Join(tmp, "state-ahead"), filepath.Join(tmp, "edge-ahead.lrf")
+	ahead := func(args ...string) string {
+		return run(t, append(cliEnv, "TENURE_NOW=2099-01-01T00:00:00Z"), tenure, append([]string{"--state", aheadState, "--platform", platform}, args...)...)
+	}
+	ahead("init", "--product", "edge", "--version", "1.0.0")
+	writeFile(t, aheadPath, []byte(ahead("request")))
+
 	shots := filepath.Join(root, "screenshots")
 	downloads := filepath.Join(tmp, "downloads")
 	for _, d := range []string{shots, downloads} {
@@ -82,7 +92,7 @@ func TestBrowser(t *testing.T) {
 	}
 	pageEnv := []string{
 		"TENURE_URL=" + srv.url, "TENURE_CONTRACT=IC-7001", "TENURE_TOKEN=" + token,
-		"TENURE_LRF=" + lrfPath, "TENURE_TAMPERED_LRF=" + tamperedPath,
+		"TENURE_LRF=" + lrfPath, "TENURE_TAMPERED_LRF=" + tamperedPath, "TENURE_AHEAD_LRF=" + aheadPath,
 		"TENURE_EFFECTIVE=" + time.Now().UTC().Format("2006-01-02"),
 		"TENURE_DOWNLOADS=" + downloads, "TENURE_SCREENSHOTS=" + shots, "TENURE_CHROMIUM=" + chromiumPath,
 	}
@@ -132,7 +142,7 @@ func TestBrowser(t *testing.T) {
 	if view.Contract.Used != 0 || len(view.Appliances) != 1 || view.Appliances[0].Released == nil {
 		t.Fatalf("after the release the issuer has %+v, want the seat free", view)
 	}
-	for _, name := range []string{"activation.png", "contract.png", "refusal.png", "refusal-token.png", "release.png"} {
+	for _, name := range []string{"activation.png", "contract.png", "refusal.png", "refusal-clock.png", "refusal-token.png", "release.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() == 0 {
 			t.Errorf("no screenshot %s: %v", name, err)
 		}

@@ -12,7 +12,10 @@
 // appliances, issued licenses on a time line) and takes release receipts.
 // It talks only to the issuer's own API (POST /v1/activations, POST
 // /v1/releases, GET /v1/contracts/{id}) and shows every refusal as the
-// problem's title and detail next to the field it concerns.
+// problem's title and detail next to the field it concerns, with what the
+// customer can do where the detail speaks to the vendor's staff: an LRF
+// refused because the appliance's clock is ahead (type clock-ahead) asks
+// the vendor for a clock reset.
 //
 // # Why it is built this way
 //

@@ -10,10 +10,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tenurehq/tenure/issuer"
+	"github.com/tenurehq/tenure/issuer/internal/issuertest"
 	"github.com/tenurehq/tenure/issuer/internal/signer"
 	"github.com/tenurehq/tenure/issuer/internal/store/bolt"
 	"github.com/tenurehq/tenure/issuer/web"
@@ -318,5 +320,34 @@ func TestAPINoCORS(t *testing.T) {
 			t.Errorf("OPTIONS %s: %d, want a refusal", tc.path, pre.StatusCode)
 		}
 		noCORS(t, "OPTIONS "+tc.path, pre.Header)
+	}
+}
+
+// TestClockAheadAdvice: the issuer refuses an LRF from an appliance whose
+// clock ran ahead with the problem type the page keys its advice on, and
+// the page advises a clock reset from the vendor for that type (the browser
+// test shows it on the page).
+func TestClockAheadAdvice(t *testing.T) {
+	srv, admin := newIssuer(t)
+	contract := `{"customer":"ACME Networks","product":"edge","tier":"pro","kind":"commercial","features":["scion","vpn"],` +
+		`"limits":{"vpn_users":250},"appliances":1,"term_months":12,"change":"order","status":"active"}`
+	resp, body := send(t, "PUT", srv.URL+"/v1/contracts/IC-7001", map[string]string{"Authorization": "Bearer " + admin}, contract)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT contract: %d %s", resp.StatusCode, body)
+	}
+	var created struct{ Token string }
+	json.Unmarshal([]byte(body), &created)
+
+	lrf := issuertest.FirstLRF(t, 1, time.Now().AddDate(70, 0, 0))
+	req, _ := json.Marshal(map[string]string{"contract": "IC-7001", "request": lrf})
+	resp, body = send(t, "POST", srv.URL+"/v1/activations", map[string]string{"Authorization": "Bearer " + created.Token, "Content-Type": "application/json"}, string(req))
+	var p struct{ Type, Detail string }
+	if resp.StatusCode != http.StatusUnprocessableEntity || json.Unmarshal([]byte(body), &p) != nil || !strings.HasSuffix(p.Type, "/clock-ahead") {
+		t.Fatalf("an LRF from the future: %d %s, want 422 of type .../clock-ahead", resp.StatusCode, body)
+	}
+	_, js := send(t, "GET", srv.URL+"/app.js", nil, "")
+	m := regexp.MustCompile(`\['clock-ahead', '([^']|\\')*Ask the vendor for a clock reset`).FindString(js)
+	if m == "" {
+		t.Fatal("app.js gives no advice for a problem of type clock-ahead")
 	}
 }

@@ -14,7 +14,8 @@ const Commands = `Commands:
   first-use                          record that the licensed function was
                                      first switched on (once)
   request                            print a license request (LRF) for the vendor
-  install FILE                       open, verify and store a license (- = stdin)
+  install FILE                       open, verify and store a license, or apply
+                                     a clock reset from the vendor (- = stdin)
   status [--json] [--at T]           the mode, features, limits and licenses;
                                      --at evaluates at T without touching state
   check FEATURE                      exit 0 if the feature may be used, 1 if not

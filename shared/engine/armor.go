@@ -16,6 +16,7 @@ const (
 	LabelLicense = "TENURE LICENSE"
 	LabelRequest = "TENURE LICENSE REQUEST"
 	LabelRelease = "TENURE RELEASE RECEIPT"
+	LabelClock   = "TENURE CLOCK"
 )
 
 const armorColumns = 64

@@ -9,6 +9,7 @@ const (
 	TypeRequest = "tenure.lrf/v1"
 	TypeLicense = "tenure.license/v1"
 	TypeRelease = "tenure.release/v1"
+	TypeClock   = "tenure.clock/v1"
 	TypeBackup  = "tenure.backup/v1"
 	TypeProduct = "tenure.product/v1"
 )

@@ -28,6 +28,7 @@ type seedSet struct {
 	requests [][]byte    // armored LRFs
 	receipts [][2][]byte // armored receipts with the pinned key
 	licenses [][2][]byte // signed license notes with a trust file
+	clocks   [][2][]byte // armored clock resets with a trust file
 	notes    [][2][]byte // signed notes with a verifier key
 	bodies   map[string][][]byte
 	products [][]byte
@@ -85,6 +86,14 @@ var loadSeeds = sync.OnceValues(func() (*seedSet, error) {
 				if msg, err := engine.Dearmor(engine.LabelRelease, sec.Data); err == nil {
 					s.addNote(msg, string(bytes.TrimSpace(key)))
 				}
+			case "clock":
+				trust := get("trust")
+				s.armored = append(s.armored, sec.Data)
+				s.clocks = append(s.clocks, [2][]byte{sec.Data, trust})
+				if msg, err := engine.Dearmor(engine.LabelClock, sec.Data); err == nil {
+					first, _, _ := strings.Cut(string(trust), "\n")
+					s.addNote(msg, strings.Fields(first + " x")[0])
+				}
 			case "license":
 				trust := get("trust")
 				s.licenses = append(s.licenses, [2][]byte{sec.Data, trust})
@@ -140,7 +149,7 @@ func need(f *testing.F, n int, what string) {
 
 func crlfToLF(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")) }
 
-var labels = []string{engine.LabelLicense, engine.LabelRequest, engine.LabelRelease}
+var labels = []string{engine.LabelLicense, engine.LabelRequest, engine.LabelRelease, engine.LabelClock}
 
 func FuzzDearmor(f *testing.F) {
 	s := seeds(f)
@@ -214,6 +223,35 @@ func FuzzDecodeRequest(f *testing.F) { fuzzDecode[engine.Request](f, engine.Type
 func FuzzDecodeLicense(f *testing.F) { fuzzDecode[engine.License](f, engine.TypeLicense) }
 func FuzzDecodeRelease(f *testing.F) { fuzzDecode[engine.Release](f, engine.TypeRelease) }
 func FuzzDecodeBackup(f *testing.F)  { fuzzDecode[engine.Backup](f, engine.TypeBackup) }
+func FuzzDecodeClock(f *testing.F)   { fuzzDecode[engine.ClockReset](f, engine.TypeClock) }
+
+// FuzzOpenClockReset: a clock reset that opens is signed by a trusted key
+// and its body is the one exact encoding of what it says.
+func FuzzOpenClockReset(f *testing.F) {
+	s := seeds(f)
+	need(f, len(s.clocks), "clock reset")
+	for _, c := range s.clocks {
+		f.Add(c[0], string(c[1]))
+	}
+	f.Fuzz(func(t *testing.T, text []byte, trustText string) {
+		trust, err := engine.ParseTrust(trustText)
+		if err != nil {
+			return
+		}
+		c, err := engine.OpenClockReset(text, trust)
+		if err != nil {
+			return
+		}
+		msg, err := engine.Dearmor(engine.LabelClock, text)
+		if err != nil {
+			t.Fatalf("opened a reset whose armor does not open: %v", err)
+		}
+		body, err := engine.Encode(engine.TypeClock, c)
+		if err != nil || !bytes.HasPrefix(msg, append(body, '\n')) {
+			t.Fatalf("opened reset %+v is not the body signed: %v", c, err)
+		}
+	})
+}
 
 func FuzzParseProduct(f *testing.F) {
 	s := seeds(f)

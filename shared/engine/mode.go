@@ -89,7 +89,10 @@ func newView(in *Input) *view {
 	v := &view{in: in}
 	superseded := map[string]bool{}
 	for _, e := range in.Licenses {
-		if e.License != nil && e.Inactive == "" && !e.Released {
+		// A license issued in the future does not count, but what it
+		// supersedes the issuer did replace: setting it aside must not
+		// bring back what a downgrade took away.
+		if e.License != nil && (e.Inactive == "" || e.Inactive == IssuedInFuture) && !e.Released {
 			for _, id := range e.License.Supersedes {
 				superseded[id] = true
 			}

@@ -72,6 +72,12 @@ type LicenseStatus struct {
 	Limits   map[string]int64 `json:"limits"`
 }
 
+// ClockAdvice is what to do when the host clock is far behind the latest
+// time an appliance has seen: either the host clock is wrong, or the
+// appliance once ran with a clock far ahead, which only the vendor's signed
+// clock reset undoes.
+const ClockAdvice = "If the host clock is right, this appliance once ran with its clock ahead: make a request with `tenure request` and ask the vendor for a clock reset, then install it with `tenure install`; otherwise set the host clock right"
+
 // Evaluate decides the appliance's mode and builds its full status.
 func Evaluate(in *Input) *Status {
 	t := TimeUsed(in)
@@ -90,8 +96,8 @@ func Evaluate(in *Input) *Status {
 	}
 	if in.At == nil && in.Host.Before(in.HighWater.Add(-RollbackTolerance)) {
 		s.Clock.RolledBack = true
-		s.Warnings = append(s.Warnings, fmt.Sprintf("the host clock (%s) is behind the latest time this appliance has seen (%s); evaluating at %s",
-			formatTime(in.Host), formatTime(in.HighWater), formatTime(t)))
+		s.Warnings = append(s.Warnings, fmt.Sprintf("the host clock (%s) is behind the latest time this appliance has seen (%s); evaluating at %s. %s",
+			formatTime(in.Host), formatTime(in.HighWater), formatTime(t), ClockAdvice))
 	}
 	s.ConfigChanges = m.Config
 	damaged := v.damagedIDs(t)
@@ -105,7 +111,7 @@ func Evaluate(in *Input) *Status {
 		s.Reason = "state damaged: " + in.Broken + "; restore a backup with `tenure restore`, or move the state directory away and ask the vendor to reallocate this appliance's seat"
 		return s
 	case "tampered":
-		s.Reason = "state tampered: " + in.Tampered + "; install a newly issued license to restore the clock record"
+		s.Reason = "state tampered: " + in.Tampered + "; the clock is not known: make a request with `tenure request` and ask the vendor for a clock reset, then install it with `tenure install`"
 		return s
 	}
 	for _, b := range v.boundaries(t) {
@@ -117,6 +123,9 @@ func Evaluate(in *Input) *Status {
 		}
 	}
 	s.Reason = reason(s, &m)
+	if s.Clock.RolledBack && m.State != ModeLicensed && m.State != ModeTrial {
+		s.Reason += "; the host clock is behind the latest time this appliance has seen. " + ClockAdvice
+	}
 	if m.damaged != "" {
 		s.Reason = "state damaged: " + m.damaged + "; until then configuration is frozen (" + s.Reason + ")"
 	}

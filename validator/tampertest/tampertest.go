@@ -125,7 +125,8 @@ func (b *builder) install(now, contract, from, until string, edit func(*engine.L
 // Scenarios builds, under root, the states the matrix edits: a trial, a
 // licensed appliance, one in grace, one restricted after grace, one that
 // released its seat (which the vendor then gave to another appliance), one
-// upgraded then downgraded, and a base license with an addon. The last
+// upgraded then downgraded, a base license with an addon, and one whose
+// clock ran to 2099 once and was reset by the vendor. The last
 // scenario returned is another appliance's licensed state, whose files
 // replace the others' in the matrix.
 func Scenarios(t testing.TB, run Runner, signer note.Signer, root string) []Scenario {
@@ -170,8 +171,33 @@ func Scenarios(t testing.TB, run Runner, signer note.Signer, root string) []Scen
 			l.Kind, l.Features, l.Limits = engine.KindAddon, []string{"peering"}, map[string]int64{"vpn_users": 100, "peering_tunnels": 10}
 		})
 	})
+	add("clock-reset", "2026-03-01T00:00:00Z", func(b *builder) {
+		licensed(b)
+		b.do("2099-06-01T00:00:00Z", "", 0, "status") // one run with the clock far ahead
+		b.reset("2026-03-01T00:00:00Z", b.do("2026-03-01T00:00:00Z", "", 0, "request").Stdout)
+	})
 	add("other-appliance", "2026-03-01T00:00:00Z", licensed)
 	return out
+}
+
+// reset answers lrf with a clock reset to now, signed by the issuer, and
+// installs it.
+func (b *builder) reset(now, lrf string) {
+	b.t.Helper()
+	req, _, err := engine.OpenRequest([]byte(lrf))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	mark, err := engine.ParseInstant(now)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	text, err := engine.SignClockReset(&engine.ClockReset{Appliance: req.Appliance, DeviceKeyHash: engine.KeyHash(req.DeviceKey),
+		Nonce: req.Nonce, Sequence: req.Sequence, Mark: mark, Reason: "host clock ran ahead", Issued: mark}, b.signer)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.do(now, string(text), 0, "install", "-")
 }
 
 // licenseID returns the id of the nth license the scenario installed.

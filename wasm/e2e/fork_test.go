@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -163,24 +164,35 @@ func forkAfterRelease(t *testing.T, storeEnv []string) {
 // ends, and returns its URL.
 func serve(t *testing.T, data, admin, now string, extra []string) string {
 	t.Helper()
+	url, stop, err := startIssuer(data, admin, now, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return url
+}
+
+// startIssuer runs tenure-issuer serve on a free loopback port with its
+// clock at now, and returns its URL and how to stop it.
+func startIssuer(data, admin, now string, extra []string) (url string, stop func(), err error) {
 	cmd := exec.Command(filepath.Join(built.bin, "tenure-issuer"), "serve", "--addr", "127.0.0.1:0", "--data", data)
 	cmd.Env = append(append(os.Environ(), "TENURE_NOW="+now, "TENURE_ADMIN_TOKEN="+admin), extra...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	done := make(chan struct{})
-	t.Cleanup(func() {
+	stop = func() {
 		cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 		}
-	})
+	}
 	addr := make(chan string, 1)
 	go func() {
 		defer close(done)
@@ -195,11 +207,11 @@ func serve(t *testing.T, data, admin, now string, extra []string) string {
 	}()
 	select {
 	case a := <-addr:
-		return a
+		return a, stop, nil
 	case <-done:
-		t.Fatal("tenure-issuer serve exited before it listened")
+		return "", nil, errors.New("tenure-issuer serve exited before it listened")
 	case <-time.After(30 * time.Second):
-		t.Fatal("tenure-issuer serve did not listen within 30s")
+		stop()
+		return "", nil, errors.New("tenure-issuer serve did not listen within 30s")
 	}
-	return ""
 }

@@ -34,6 +34,7 @@ const usage = `Usage:
     tenure-issuer serve [--addr 127.0.0.1:8080] [--data DIR]
     tenure-issuer keygen --name NAME [--dir DIR]
     tenure-issuer create-table TABLE
+    tenure-issuer clock-ack --reason TEXT [--data DIR]
     tenure-issuer version
 
 serve runs the issuer locally. On first start it makes, in DIR (default
@@ -52,6 +53,15 @@ as it is. It is for DynamoDB Local (AWS_ENDPOINT_URL_DYNAMODB): on AWS the
 SAM template in issuer/deploy makes the table, and the issuer never creates
 one itself.
 
+clock-ack accepts the issuer's clock as it is now. While that clock is more
+than a day behind the newest license or clock reset the issuer has signed
+(it was set back, or ran ahead before), the issuer answers activations and
+clock resets 503 clock-behind; once you have checked the clock is right,
+clock-ack records that, with your reason, and the issuer signs again from
+its next request. It works on TENURE_STORE, or on DIR/issuer.db as serve
+does; a local bolt store must not be open in a running serve (stop it
+first), a DynamoDB one may be.
+
 With AWS_LAMBDA_RUNTIME_API set (on AWS Lambda) it serves the function's
 events instead, and needs TENURE_STORE and TENURE_KEY_FILE.
 
@@ -60,7 +70,7 @@ Environment:
     TENURE_KEY_FILE             signing keys, comma-separated: key files or kms:KEY?name=NAME
     TENURE_KEY_PASSPHRASE_FILE  the key files' passphrase (default: the .pass beside each key)
     TENURE_ADMIN_TOKEN          the admin bearer token
-    TENURE_NOW                  fixes a local server's clock (RFC 3339 or a date); ignored on Lambda
+    TENURE_NOW                  fixes a local server's (and clock-ack's) clock (RFC 3339 or a date); ignored on Lambda
     AWS_ENDPOINT_URL_DYNAMODB   DynamoDB's endpoint, such as DynamoDB Local's; with AWS_REGION
                                 and the usual AWS credentials, as the AWS SDK reads them
 
@@ -75,6 +85,7 @@ Examples:
     $ eval "$(bash scripts/dynamodb-local.sh start)"
     $ tenure-issuer create-table tenure-issuer
     $ TENURE_STORE=dynamodb:tenure-issuer tenure-issuer serve
+    $ tenure-issuer clock-ack --reason "NTP was down for a month; the clock is right again"
 `
 
 // version is set with -ldflags "-X main.version=v1.2.3".
@@ -107,6 +118,8 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		err = keygen(args[1:], stdout)
 	case "create-table":
 		err = createTable(ctx, args[1:], stdout)
+	case "clock-ack":
+		err = clockAck(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "tenure-issuer", buildVersion())
 	case "help", "-h", "--help":
@@ -190,14 +203,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now
-	if s := os.Getenv("TENURE_NOW"); s != "" {
-		at, err := engine.ParseInstant(s)
-		if err != nil {
-			return fmt.Errorf("TENURE_NOW: %w", err)
-		}
-		log.Warn("clock fixed by TENURE_NOW", "now", at.Format(engine.TimeFormat))
-		now = func() time.Time { return at }
+	now, err := localClock(log)
+	if err != nil {
+		return err
 	}
 	h, err := issuer.New(issuer.Config{Store: st, Signers: signers, AdminToken: admin, Now: now, Logger: log})
 	if err != nil {
@@ -221,6 +229,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shut)
+}
+
+// localClock is the clock of a local command: TENURE_NOW when set, else
+// the system's.
+func localClock(log *slog.Logger) (func() time.Time, error) {
+	s := os.Getenv("TENURE_NOW")
+	if s == "" {
+		return time.Now, nil
+	}
+	at, err := engine.ParseInstant(s)
+	if err != nil {
+		return nil, fmt.Errorf("TENURE_NOW: %w", err)
+	}
+	log.Warn("clock fixed by TENURE_NOW", "now", at.Format(engine.TimeFormat))
+	return func() time.Time { return at }, nil
 }
 
 // openStore opens a TENURE_STORE spec.

@@ -178,3 +178,123 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("bad store: exit %d, %s", code, errb.String())
 	}
 }
+
+// call sends body as JSON to a served issuer and returns the status and the
+// answer.
+func (s *serving) call(t *testing.T, method, path, token string, body any) (int, string) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(method, s.addr+path, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
+}
+
+const testAdmin = "admin-token-for-the-test-0123456789"
+
+// order creates contract IC-1 on a served issuer and returns its token.
+func (s *serving) order(t *testing.T) string {
+	t.Helper()
+	code, body := s.call(t, "PUT", "/v1/contracts/IC-1", testAdmin, map[string]any{"customer": "ACME", "product": "edge", "tier": "pro",
+		"kind": "commercial", "features": []string{"scion", "vpn"}, "limits": map[string]int{"vpn_users": 250}, "appliances": 3,
+		"term_months": 12, "change": "order", "status": "active"})
+	var created struct{ Token string }
+	if code != 201 || json.Unmarshal([]byte(body), &created) != nil || created.Token == "" {
+		t.Fatalf("PUT contract: %d %s", code, body)
+	}
+	return created.Token
+}
+
+// activate sends appliance n's first LRF, made at the issuer's clock.
+func (s *serving) activate(t *testing.T, token string, n int) (int, string) {
+	t.Helper()
+	now, err := time.Parse(time.RFC3339, os.Getenv("TENURE_NOW"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.call(t, "POST", "/v1/activations", token, map[string]any{"contract": "IC-1", "request": issuertest.FirstLRF(t, n, now)})
+}
+
+// clockAckCase runs `tenure-issuer clock-ack` with args and wants the exit
+// code; it returns stdout and stderr.
+func clockAckCase(t *testing.T, want int, args ...string) (string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := runContext(t.Context(), append([]string{"clock-ack"}, args...), &out, &errb); code != want {
+		t.Fatalf("clock-ack %q: exit %d, want %d: %s%s", args, code, want, out.String(), errb.String())
+	}
+	return out.String(), errb.String()
+}
+
+// putBack serves dir at 2026-03-01 to sign a license, then again with the
+// clock put back to 2026-02-27: the running server, and the contract's
+// token, once an activation has been answered 503 clock-behind.
+func putBack(t *testing.T, dir string) (*serving, string) {
+	t.Helper()
+	t.Setenv("TENURE_NOW", "2026-03-01T10:00:00Z")
+	srv := startServe(t, dir)
+	token := srv.order(t)
+	if code, body := srv.activate(t, token, 1); code != 201 {
+		t.Fatalf("activation: %d %s", code, body)
+	}
+	if code := srv.stop(); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+	t.Setenv("TENURE_NOW", "2026-02-27T09:00:00Z")
+	srv = startServe(t, dir)
+	code, body := srv.activate(t, token, 2)
+	if code != 503 || !strings.Contains(body, "/clock-behind") || !strings.Contains(body, "2026-02-27T09:00:00Z") || !strings.Contains(body, "2026-03-01T10:00:00Z") {
+		t.Fatalf("activation with the clock put back: %d %s", code, body)
+	}
+	return srv, token
+}
+
+// TestClockAck: an issuer put back more than a day behind the license it
+// signed answers activations 503 clock-behind, across a restart, until
+// clock-ack accepts its clock on serve's bolt store.
+func TestClockAck(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("TENURE_ADMIN_TOKEN", testAdmin)
+	dir := filepath.Join(t.TempDir(), "issuer")
+	srv, token := putBack(t, dir)
+	if code := srv.stop(); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+
+	if _, errb := clockAckCase(t, 2, "--data", dir); !strings.Contains(errb, "--reason") {
+		t.Fatalf("clock-ack without a reason: %s", errb)
+	}
+	if _, errb := clockAckCase(t, 1, "--reason", "NTP fixed", "--data", filepath.Join(t.TempDir(), "nothing")); !strings.Contains(errb, "no issuer database") {
+		t.Fatalf("clock-ack without a database: %s", errb)
+	}
+	if _, errb := clockAckCase(t, 1, "--reason", "two\nlines", "--data", dir); !strings.Contains(errb, "one line") {
+		t.Fatalf("clock-ack with a reason of two lines: %s", errb)
+	}
+	out, errb := clockAckCase(t, 0, "--reason", "NTP was down; the clock is right again", "--data", dir)
+	if !strings.Contains(out, "2026-02-27T09:00:00Z") || !strings.Contains(out, "2026-03-01T10:00:00Z") {
+		t.Fatalf("clock-ack printed %q, want both times", out)
+	}
+	if !strings.Contains(errb, `"msg":"issuer clock accepted"`) || !strings.Contains(errb, `"reason":"NTP was down; the clock is right again"`) {
+		t.Fatalf("clock-ack logged %q, want the acceptance and its reason", errb)
+	}
+
+	srv = startServe(t, dir)
+	if code, body := srv.activate(t, token, 3); code != 201 {
+		t.Fatalf("activation after clock-ack: %d %s", code, body)
+	}
+	if code := srv.stop(); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+}

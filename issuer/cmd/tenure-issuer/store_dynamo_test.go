@@ -76,3 +76,27 @@ func TestServeDynamo(t *testing.T) {
 		t.Fatalf("serve on a missing table: exit %d, %s", code, errb.String())
 	}
 }
+
+// TestClockAckDynamo: on DynamoDB, clock-ack runs beside a serving issuer,
+// which sees the acceptance at its next activation.
+func TestClockAckDynamo(t *testing.T) {
+	clearEnv(t)
+	client := dynamotest.Client(t)
+	table := dynamotest.Table(t, client)
+	t.Setenv("TENURE_STORE", "dynamodb:"+table)
+	t.Setenv("TENURE_ADMIN_TOKEN", testAdmin)
+	srv, token := putBack(t, filepath.Join(t.TempDir(), "issuer"))
+	out, _ := clockAckCase(t, 0, "--reason", "the clock is right; March was a typo")
+	if !strings.Contains(out, "2026-03-01T10:00:00Z") {
+		t.Fatalf("clock-ack printed %q", out)
+	}
+	if code, body := srv.activate(t, token, 3); code != 201 {
+		t.Fatalf("activation after clock-ack beside the server: %d %s", code, body)
+	}
+	if code := srv.stop(); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, srv.logs.String())
+	}
+	if l := srv.logs.String(); !strings.Contains(l, `"msg":"issuer clock accepted"`) || !strings.Contains(l, "March was a typo") {
+		t.Fatalf("the server did not log the acceptance it found:\n%s", l)
+	}
+}

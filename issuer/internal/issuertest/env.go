@@ -32,6 +32,7 @@ import (
 // env is one issuer under test.
 type env struct {
 	t       *testing.T
+	open    func(t *testing.T) store.Store // makes the store of another env
 	store   store.Store
 	srv     *httptest.Server
 	admin   string
@@ -59,7 +60,7 @@ func newEnv(t *testing.T, open func(t *testing.T) store.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: open(t), admin: "admin-" + rand.Text(), vkey: vkey, product: p, now: t0}
+	e := &env{t: t, open: open, store: open(t), admin: "admin-" + rand.Text(), vkey: vkey, product: p, now: t0}
 	h, err := issuer.New(issuer.Config{Store: e.store, Signers: []note.Signer{sg}, AdminToken: e.admin, Now: e.clock})
 	if err != nil {
 		t.Fatal(err)

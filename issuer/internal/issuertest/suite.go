@@ -40,6 +40,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"HistoryFork", testHistoryFork},
 		{"HistoryRestoreAfterRelease", testHistoryRestoreAfterRelease},
 		{"HistoryAbsent", testHistoryAbsent},
+		{"ClockResetBound", testClockResetBound},
+		{"ClockResetUnbound", testClockResetUnbound},
+		{"ClockResetRefusals", testClockResetRefusals},
+		{"ReceiptClockAhead", testReceiptClockAhead},
+		{"ClockBehind", testClockBehind},
+		{"ClockWrites", testClockWrites},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newEnv(t, open)) })
 	}
@@ -160,15 +166,7 @@ func testRefusals(t *testing.T, e *env) {
 	e.want(201, code, body, "old LRF")
 
 	// Tampering: flip one character inside the armor.
-	lrf := d.lrf(e)
-	lines := strings.Split(lrf, "\n")
-	b := []byte(lines[2])
-	b[10] ^= 0x01
-	if b[10] == '+' || b[10] == '/' || b[10] < '0' {
-		b[10] = 'A'
-	}
-	lines[2] = string(b)
-	code, _, body = e.activate(tok, "IC-1", strings.Join(lines, "\n"), "")
+	code, _, body = e.activate(tok, "IC-1", flipArmor(d.lrf(e)), "")
 	e.want(400, code, body, "tampered LRF")
 
 	code, body = e.raw("POST", "/v1/activations", tok, []byte(`{"contract": "IC-1", "request": `))
@@ -349,6 +347,9 @@ func testRenewal(t *testing.T, e *env) {
 		{"in grace", "2027-02-10"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// A world of its own: each starts in 2026, and an issuer
+			// whose clock went back a year would sign nothing.
+			e := newEnv(t, e.open)
 			id := fmt.Sprintf("IC-R%d", i)
 			e.at("2026-01-05")
 			tok := e.order(id, 1)
@@ -557,4 +558,17 @@ func testSeatRace(t *testing.T, e *env) {
 	if decisions[store.Accepted] != 3 || decisions[store.Refused] != n-3 {
 		t.Fatalf("ledger decisions = %v", decisions)
 	}
+}
+
+// flipArmor changes one character inside a document's armor, keeping it
+// base64: the document no longer verifies.
+func flipArmor(doc string) string {
+	lines := strings.Split(doc, "\n")
+	b := []byte(lines[2])
+	b[10] ^= 0x01
+	if b[10] == '+' || b[10] == '/' || b[10] < '0' {
+		b[10] = 'A'
+	}
+	lines[2] = string(b)
+	return strings.Join(lines, "\n")
 }

@@ -1,6 +1,7 @@
 // Package store is the issuer's memory: contracts and their revisions, seats
 // (bindings of appliances to contracts), issued licenses, idempotency records,
-// what the issuer has seen of each appliance's history, and the audit ledger.
+// what the issuer has seen of each appliance's history, the audit ledger, and
+// the issuer's record of its own clock.
 //
 // # Implementations
 //
@@ -14,18 +15,21 @@
 // concurrent activations can never bind more appliances than a contract
 // allows and never lose a ledger row:
 //
-//   - [Store.Issue] binds (or re-uses) a seat, stores the license, marks the
-//     licenses it supersedes, stores the idempotency record and appends the
-//     ledger row, or does none of it.
+//   - [Store.Issue] binds (or re-uses) a seat, indexes the binding under its
+//     appliance (for [Store.ApplianceBindings]), stores the license, marks
+//     the licenses it supersedes, stores the idempotency record and appends
+//     the ledger row, or does none of it.
 //   - [Store.Free] frees a seat (a release or an admin reallocation), marks the
 //     appliance's licenses released and appends the ledger row.
 //   - [Store.CreateContract] and [Store.UpdateContract] write the contract, its
 //     revision and the ledger row together.
 //   - [Store.PutHistory] writes an appliance's [History] and a ledger row.
+//   - [Store.PutClock] writes the issuer's [Clock].
 //
 // An appliance's History is kept across contracts, and written only if it is
 // still at the version the issuer read (optimistic concurrency): by Issue and
-// Free in the same atomic write when they carry one, or by PutHistory.
+// Free in the same atomic write when they carry one, or by PutHistory. The
+// issuer's Clock is versioned the same way.
 //
 // A failed condition returns one of the sentinel errors below; the issuer
 // maps them to HTTP status codes.
@@ -175,7 +179,7 @@ type Entry struct {
 	At        time.Time `json:"at"`
 	Contract  string    `json:"contract"`
 	Actor     string    `json:"actor"`  // "admin" or "contract"
-	Action    string    `json:"action"` // a contract change, "activation", "release", "reallocation"
+	Action    string    `json:"action"` // a contract change, "activation", "release", "reallocation", "clock-reset"
 	Outcome   string    `json:"outcome"`
 	Status    int       `json:"status"`
 	Appliance string    `json:"appliance,omitempty"`
@@ -253,6 +257,10 @@ type Store interface {
 	Binding(ctx context.Context, contract, appliance string) (*Binding, error)
 	// Bindings returns every binding of a contract, ordered by appliance.
 	Bindings(ctx context.Context, contract string) ([]Binding, error)
+	// ApplianceBindings returns every binding of an appliance across
+	// contracts, held or released, ordered by contract: where a clock reset
+	// must check the pinned key and write its ledger rows.
+	ApplianceBindings(ctx context.Context, appliance string) ([]Binding, error)
 	// FreedSeats returns a contract's freed seats not yet retaken, oldest
 	// first.
 	FreedSeats(ctx context.Context, contract string) ([]FreedSeat, error)
@@ -288,6 +296,14 @@ type Store interface {
 	// history is at h.Version (0: none is stored); it then sets h.Version
 	// one higher. ErrConflict otherwise.
 	PutHistory(ctx context.Context, h *History, e *Entry) error
+
+	// Clock returns the issuer's record of its own clock. ErrNotFound
+	// before the first write.
+	Clock(ctx context.Context) (*Clock, error)
+	// PutClock writes the issuer's clock record if the stored one is at
+	// c.Version (0: none is stored); it then sets c.Version one higher.
+	// ErrConflict otherwise.
+	PutClock(ctx context.Context, c *Clock) error
 
 	// Append appends a ledger entry (a refusal, or a decision with no other
 	// write).

@@ -76,6 +76,30 @@ func runDocument(v *vector) (map[string]any, error) {
 		}
 		return out, nil
 
+	case "clock":
+		trust, err := v.trust()
+		if err != nil {
+			return nil, err
+		}
+		text, err := v.need("clock")
+		if err != nil {
+			return nil, err
+		}
+		c, err := engine.OpenClockReset(text, trust)
+		if err != nil {
+			return refused(err), nil
+		}
+		out := map[string]any{
+			"ok": true, "type": engine.TypeClock, "appliance": c.Appliance,
+			"nonce": c.Nonce, "sequence": c.Sequence, "mark": stamp(c.Mark), "reason": c.Reason, "issued": stamp(c.Issued),
+		}
+		// The device key is a throwaway one: the outcome says whether the
+		// reset is bound to it, not its hash.
+		if key, ok := v.get("device-key"); ok {
+			out["for_device_key"] = c.DeviceKeyHash == engine.KeyHash(strings.TrimSpace(string(key)))
+		}
+		return out, nil
+
 	case "license":
 		trust, err := v.trust()
 		if err != nil {
@@ -151,7 +175,7 @@ func runDocument(v *vector) (map[string]any, error) {
 			"grace_days": p.GraceDays, "min_version": p.MinVersion,
 		}, nil
 	}
-	return nil, fmt.Errorf("vector: unknown document %q; use armor, request, receipt, license, trust, backup or product", v.header["document"])
+	return nil, fmt.Errorf("vector: unknown document %q; use armor, request, receipt, license, clock, trust, backup or product", v.header["document"])
 }
 
 func (v *vector) trust() (*engine.Trust, error) {

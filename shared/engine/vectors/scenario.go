@@ -78,6 +78,15 @@ func runScenario(v *vector) (map[string]any, error) {
 		}
 		in.At = &at
 	}
+	// clock-reset is the mark of a clock reset applied after every license
+	// was installed.
+	var reset time.Time
+	rs, hasReset := v.header["clock-reset"]
+	if hasReset {
+		if reset, err = engine.ParseInstant(rs); err != nil {
+			return nil, fmt.Errorf("vector: clock-reset: %w", err)
+		}
+	}
 	for _, s := range v.sections {
 		if s.name != "license" {
 			continue
@@ -99,6 +108,8 @@ func runScenario(v *vector) (map[string]any, error) {
 		switch {
 		case err != nil:
 			e.Inactive = err.Error()
+		case hasReset && engine.IssuedAfter(l, reset):
+			e.Inactive = engine.IssuedInFuture
 		default:
 			if err := binding.Check(l); err != nil {
 				e.Inactive = err.Error()

@@ -70,13 +70,16 @@ type section struct {
 //     issuer pinned for the appliance.
 //   - license: sections "trust" and "license" (a signed note); outcome the
 //     license's fields and the names of the trusted keys that signed.
+//   - clock: sections "trust" and "clock" (an armored clock reset); outcome
+//     the reset's fields.
 //   - trust: a section "trust"; outcome the keys' names and not-after dates.
 //   - backup: a section "backup" holding a tenure.backup/v1 body.
 //   - product: a section "product".
 //
 // Scenario vectors ("vector: scenario") evaluate an appliance the way the
 // validator does once its licenses are unsealed. Keys: appliance, version,
-// trial-start, host, and optionally high-water, at, floor. Sections:
+// trial-start, host, and optionally high-water, at, floor, clock-reset (the
+// mark of a clock reset applied after the licenses were installed). Sections:
 // "platform" (raw components as JSON), "device-key", "trust", optionally
 // "product" (default: the example product edge), and one "license ID" per
 // installed license (a signed note; the word "released" marks it released,

@@ -26,18 +26,20 @@ import (
 // Buckets. Composite keys join their parts with a zero byte, which no id
 // contains.
 var (
-	bContracts      = []byte("contracts")      // id → Contract
-	bTokens         = []byte("tokens")         // token hash → contract id
-	bRevisions      = []byte("revisions")      // contract, number → Revision
-	bBindings       = []byte("bindings")       // contract, appliance → Binding
-	bFreed          = []byte("freed")          // contract, seq → FreedSeat
-	bLicenses       = []byte("licenses")       // id → License
-	bContractLics   = []byte("contract_lics")  // contract, seq → license id
-	bApplianceLics  = []byte("appliance_lics") // contract, appliance, seq → license id
-	bIdempotency    = []byte("idempotency")    // contract, key → Idempotency
-	bLedger         = []byte("ledger")         // contract, seq → Entry
-	bHistories      = []byte("histories")      // appliance → History, with its version
-	allBuckets      = [][]byte{bContracts, bTokens, bRevisions, bBindings, bFreed, bLicenses, bContractLics, bApplianceLics, bIdempotency, bLedger, bHistories}
+	bContracts      = []byte("contracts")          // id → Contract
+	bTokens         = []byte("tokens")             // token hash → contract id
+	bRevisions      = []byte("revisions")          // contract, number → Revision
+	bBindings       = []byte("bindings")           // contract, appliance → Binding
+	bFreed          = []byte("freed")              // contract, seq → FreedSeat
+	bLicenses       = []byte("licenses")           // id → License
+	bContractLics   = []byte("contract_lics")      // contract, seq → license id
+	bApplianceLics  = []byte("appliance_lics")     // contract, appliance, seq → license id
+	bIdempotency    = []byte("idempotency")        // contract, key → Idempotency
+	bLedger         = []byte("ledger")             // contract, seq → Entry
+	bHistories      = []byte("histories")          // appliance → History, with its version
+	bApplianceBinds = []byte("appliance_bindings") // appliance, contract → contract id
+	bIssuer         = []byte("issuer")             // "clock" → Clock, with its version
+	allBuckets      = [][]byte{bContracts, bTokens, bRevisions, bBindings, bFreed, bLicenses, bContractLics, bApplianceLics, bIdempotency, bLedger, bHistories, bApplianceBinds, bIssuer}
 	errOpenDatabase = errors.New("failed to open the issuer database")
 )
 
@@ -65,10 +67,15 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("%w %s (is another tenure-issuer using it?): %w", errOpenDatabase, path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
+		// A file from before the appliance index gets it from its bindings.
+		index := tx.Bucket(bBindings) != nil && tx.Bucket(bApplianceBinds) == nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if index {
+			return indexBindings(tx)
 		}
 		return nil
 	})

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/tenurehq/tenure/issuer/internal/store"
 	"github.com/tenurehq/tenure/issuer/internal/store/bolt"
@@ -81,5 +84,53 @@ func TestConcurrentWritesAndClose(t *testing.T) {
 	}
 	if err := s.Append(t.Context(), &store.Entry{Contract: "IC-1"}); err == nil {
 		t.Fatal("a write after Close succeeded")
+	}
+}
+
+// TestApplianceIndexBackfill: a file written before bindings were indexed
+// by appliance gets the index from its bindings when it is opened.
+func TestApplianceIndexBackfill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "issuer.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	for _, id := range []string{"IC-1", "IC-2"} {
+		c := &store.Contract{ID: id, Terms: store.Terms{Customer: "ACME", Appliances: 2}, Revision: 1}
+		if err := s.CreateContract(t.Context(), c, "token-"+id, &store.Revision{Contract: id, Number: 1, Record: *c}, &store.Entry{Contract: id}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Issue(t.Context(), &store.Issue{
+			License: store.License{ID: "L-" + id, Contract: id, Appliance: "A-aaaaaa", Issued: now},
+			Binding: store.Binding{Contract: id, Appliance: "A-aaaaaa", DeviceKey: "key", Bound: now, Sequence: 1}, Seat: true,
+			Idempotency: store.Idempotency{Contract: id, Key: "k", License: "L-" + id}, Entry: store.Entry{Contract: id},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Take the index away, as a file from before it.
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("appliance_bindings")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	bs, err := s.ApplianceBindings(t.Context(), "A-aaaaaa")
+	if err != nil || len(bs) != 2 || bs[0].Contract != "IC-1" || bs[1].Contract != "IC-2" {
+		t.Fatalf("ApplianceBindings after reopening a file without the index = %+v, %v", bs, err)
 	}
 }

@@ -56,6 +56,7 @@ func (s *Store) Issue(ctx context.Context, op *store.Issue) error {
 		seq, err := tx.Bucket(bContractLics).NextSequence()
 		errs = append(errs, err,
 			tx.Bucket(bBindings).Put(key(bd.Contract, bd.Appliance), bj),
+			indexBinding(tx, bd),
 			lics.Put([]byte(l.ID), lj),
 			tx.Bucket(bContractLics).Put(seqKey([]byte(l.Contract), seq), []byte(l.ID)),
 			tx.Bucket(bApplianceLics).Put(seqKey(key(l.Contract, l.Appliance), seq), []byte(l.ID)),

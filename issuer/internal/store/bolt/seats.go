@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -25,6 +26,38 @@ func (s *Store) Bindings(ctx context.Context, contract string) (out []store.Bind
 		return err
 	})
 	return out, err
+}
+
+func (s *Store) ApplianceBindings(ctx context.Context, appliance string) (out []store.Binding, err error) {
+	err = s.view(func(tx *bbolt.Tx) error {
+		bindings := tx.Bucket(bBindings)
+		return each(tx.Bucket(bApplianceBinds), []byte(appliance), func(_, contract []byte) error {
+			b, err := get[store.Binding](bindings, key(string(contract), appliance))
+			if err != nil {
+				return fmt.Errorf("appliance %s's binding to %s: %w", appliance, contract, err)
+			}
+			out = append(out, *b)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// indexBinding indexes a binding under its appliance.
+func indexBinding(tx *bbolt.Tx, b *store.Binding) error {
+	return tx.Bucket(bApplianceBinds).Put(key(b.Appliance, b.Contract), []byte(b.Contract))
+}
+
+// indexBindings indexes every binding under its appliance, once, in a file
+// written before the index existed.
+func indexBindings(tx *bbolt.Tx) error {
+	return tx.Bucket(bBindings).ForEach(func(k, v []byte) error {
+		var b store.Binding
+		if err := json.Unmarshal(v, &b); err != nil {
+			return fmt.Errorf("corrupt record %q: %w", k, err)
+		}
+		return indexBinding(tx, &b)
+	})
 }
 
 func (s *Store) FreedSeats(ctx context.Context, contract string) (out []store.FreedSeat, err error) {

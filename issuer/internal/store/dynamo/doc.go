@@ -15,7 +15,8 @@
 // index: every read is a strongly consistent GetItem, Query or BatchGetItem on
 // the base table, so a write is visible to the next request whichever Lambda
 // instance serves it. A contract's records share its partition; licenses,
-// tokens and appliances' histories, looked up by their own id, have one each.
+// tokens and appliances (their histories and the contracts they are bound
+// to), looked up by their own id, have one each; the issuer's clock has one.
 //
 //	pk                  sk                            kind       holds
 //	CONTRACT#<id>       #CONTRACT                     contract   the contract; used, seats, revision
@@ -30,6 +31,8 @@
 //	TOKEN#<hash>        #TOKEN                        token      contract: whose token hashes to <hash>
 //	LICENSE#<id>        #LICENSE                      license    the license; contract, appliance, superseded_by, released
 //	APPLIANCE#<id>      #HISTORY                      history    what the issuer has seen of the appliance's history, across contracts; version
+//	APPLIANCE#<id>      BIND#<contract>               bound      contract: the appliance has a binding (held or released) on <contract>
+//	ISSUER              #CLOCK                        clock      the issuer's record of its own clock; version
 //
 // Numbers in sort keys are 16 hex digits, so keys sort as the numbers do.
 // Every item has its kind in the attribute kind, and its record in doc: the
@@ -42,13 +45,16 @@
 //
 // # Access patterns
 //
-//   - Contract, TokenContract, Binding, License, Idempotent, History: GetItem.
+//   - Contract, TokenContract, Binding, License, Idempotent, History, Clock:
+//     GetItem.
 //   - Revisions, Bindings, FreedSeats: Query on the contract's partition by
 //     sort-key prefix, every page.
 //   - Licenses, Ledger: Query from the cursor, which encodes the contract and
 //     the last sort key read; Licenses then fetches the licenses with
 //     BatchGetItem, 100 at a time.
 //   - ApplianceLicenses: Query ALIC#<appliance>#, then BatchGetItem.
+//   - ApplianceBindings: Query the appliance's BIND#, then GetItem of each
+//     binding.
 //
 // # Transactions
 //
@@ -72,7 +78,9 @@
 //     seat (ErrConflict).
 //  6. Update each superseded LICENSE#<id> superseded_by if neither
 //     superseded nor released (ErrConflict).
-//  7. Put LIC#<seq>, ALIC#<appliance>#<seq> and LOG#<seq>.
+//  7. Put LIC#<seq>, ALIC#<appliance>#<seq>, LOG#<seq> and the appliance's
+//     BIND#<contract> (every activation puts it, so a binding made before
+//     the index existed is indexed at its appliance's next activation).
 //  8. When the activation carries the appliance's history: Put
 //     APPLIANCE#<id> #HISTORY at version v+1 if it is at version v, the one
 //     the issuer read (absent for 0), so two documents of one appliance
@@ -85,7 +93,8 @@
 // the history on the same condition, with its ledger row. A new contract
 // puts the contract and its token, each if absent, its first revision and
 // the ledger row; a change updates the contract if it is at the previous
-// revision.
+// revision. [Store.PutClock] puts the issuer's clock on the condition a
+// history has.
 //
 // Every item asks for its old image when its condition fails
 // (ReturnValuesOnConditionCheckFailure), and the store answers the error the
@@ -109,7 +118,7 @@
 // # Limits
 //
 // A transaction holds at most 100 items, so one activation supersedes at most
-// 91 licenses and one release releases at most 95; an appliance's chain on a
+// 90 licenses and one release releases at most 95; an appliance's chain on a
 // contract is a handful. An item holds at most 400 KB; a license is a few,
 // a history under 200 KB ([store.MaxSeen] and [store.MaxReleases] bound
 // it).

@@ -76,6 +76,7 @@ func (s *Store) Issue(ctx context.Context, op *store.Issue) error {
 		s.put(idx, "", nil, nil, never),
 		s.put(aidx, "", nil, nil, never),
 		s.put(ei, "", nil, nil, never),
+		s.put(applianceBindingItem(bd), "", nil, nil, never),
 	)
 	if err := s.transact(ctx, steps); err != nil {
 		return err

@@ -22,6 +22,33 @@ func (s *Store) Bindings(ctx context.Context, contract string) ([]store.Binding,
 	return queryAll(ctx, s, contractPK(contract), pBinding, bindingOf)
 }
 
+func (s *Store) ApplianceBindings(ctx context.Context, appliance string) ([]store.Binding, error) {
+	var contracts []string
+	err := s.query(ctx, appliancePK(appliance), pBinding, func(it item) error {
+		contracts = append(contracts, getS(it, aContract))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Binding, 0, len(contracts))
+	for _, c := range contracts {
+		b, err := s.Binding(ctx, c, appliance)
+		if err != nil {
+			return nil, fmt.Errorf("appliance %s's binding to %s: %w", appliance, c, err)
+		}
+		out = append(out, *b)
+	}
+	return out, nil
+}
+
+// applianceBindingItem indexes a binding under its appliance.
+func applianceBindingItem(b *store.Binding) item {
+	it := key(appliancePK(b.Appliance), pBinding+b.Contract)
+	it[aKind], it[aContract] = str("bound"), str(b.Contract)
+	return it
+}
+
 func (s *Store) FreedSeats(ctx context.Context, contract string) ([]store.FreedSeat, error) {
 	out, err := queryAll(ctx, s, contractPK(contract), pFreed, freedOf)
 	// A retaken seat is kept as a record of the retake, and is no longer free.

@@ -102,6 +102,7 @@ const (
 	skToken     = "#TOKEN"
 	skLicense   = "#LICENSE"
 	skHistory   = "#HISTORY"
+	skClock     = "#CLOCK"
 	pRevision   = "REV#"
 	pBinding    = "BIND#"
 	pFreed      = "FREED#"
@@ -118,3 +119,6 @@ func appliancePK(id string) string { return "APPLIANCE#" + id }
 func num(n uint64) string          { return fmt.Sprintf("%016x", n) }
 
 func applIssuedPrefix(appliance string) string { return pApplIssued + appliance + "#" }
+
+// issuerPK is the partition of the issuer's own records.
+const issuerPK = "ISSUER"

@@ -113,3 +113,51 @@ func testFreedSeats(t *testing.T, s store.Store) {
 		t.Fatalf("Bindings = %+v", bs)
 	}
 }
+
+// testApplianceBindings: an appliance's bindings are listed across
+// contracts, held and released, by contract, and only its own.
+func testApplianceBindings(t *testing.T, s store.Store) {
+	if bs, err := s.ApplianceBindings(ctx, "A-aaaaaa"); err != nil || len(bs) != 0 {
+		t.Fatalf("ApplianceBindings of an unknown appliance = %+v, %v", bs, err)
+	}
+	for _, c := range []string{"IC-2", "IC-1", "IC-10"} {
+		create(t, s, c, 1)
+	}
+	must(t, "Issue", s.Issue(ctx, issue("IC-2", "A-aaaaaa", "L-2aaaaa1", 1, 0, true)))
+	must(t, "Issue", s.Issue(ctx, issue("IC-1", "A-aaaaaa", "L-1aaaaa1", 2, 0, true)))
+	must(t, "Issue", s.Issue(ctx, issue("IC-10", "A-aaaaaab", "L-aaaaab1", 1, 0, true)))
+	// A refused activation binds nothing, and so indexes nothing.
+	wantErr(t, "Issue with no free seat", s.Issue(ctx, issue("IC-1", "A-bbbbbb", "L-bbbbbb1", 1, 0, true)), store.ErrNoSeat)
+	// A reissue keeps one binding.
+	must(t, "Issue of a bound appliance", s.Issue(ctx, issue("IC-1", "A-aaaaaa", "L-1aaaaa2", 3, 2, false)))
+	at := t0.Add(time.Hour)
+	must(t, "Free", s.Free(ctx, &store.Free{Contract: "IC-2", Appliance: "A-aaaaaa", At: at, Sequence: 4, Licenses: []string{"L-2aaaaa1"},
+		Until: t0.AddDate(1, 0, 0), Revision: 1, Entry: store.Entry{At: at, Contract: "IC-2", Actor: "contract", Action: "release", Outcome: store.Accepted, Status: 200}}))
+
+	bs, err := s.ApplianceBindings(ctx, "A-aaaaaa")
+	must(t, "ApplianceBindings", err)
+	var got []string
+	for _, b := range bs {
+		got = append(got, b.Contract)
+		if b.Appliance != "A-aaaaaa" || b.DeviceKey != "A-aaaaaa+00000000+key" || b.Platform["machine_id"] != "h-A-aaaaaa" {
+			t.Fatalf("ApplianceBindings lists %+v", b)
+		}
+	}
+	if want := []string{"IC-1", "IC-2"}; !slices.Equal(got, want) {
+		t.Fatalf("ApplianceBindings(A-aaaaaa) on %v, want %v", got, want)
+	}
+	if bs[0].Released != nil || bs[0].Sequence != 3 || bs[1].Released == nil || !bs[1].Released.Equal(at) || bs[1].ReleasedSequence != 4 {
+		t.Fatalf("ApplianceBindings(A-aaaaaa) = %+v, want IC-1 held at sequence 3, IC-2 released", bs)
+	}
+	for appliance, want := range map[string][]string{"A-aaaaaab": {"IC-10"}, "A-aaaaa": nil, "A-bbbbbb": nil} {
+		bs, err := s.ApplianceBindings(ctx, appliance)
+		must(t, "ApplianceBindings", err)
+		got = nil
+		for _, b := range bs {
+			got = append(got, b.Contract)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("ApplianceBindings(%s) on %v, want %v", appliance, got, want)
+		}
+	}
+}

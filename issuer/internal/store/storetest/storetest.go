@@ -43,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SequenceRace", testSequenceRace},
 		{"History", testHistory},
 		{"HistoryWrites", testHistoryWrites},
+		{"ApplianceBindings", testApplianceBindings},
+		{"Clock", testClock},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -1,12 +1,14 @@
 // Drives the issuer's self-service page in Debian's chromium, as a customer
 // would, for issuer/web/browser_test.go. One phase a run:
 //
-//   node run.mjs activate   a wrong token and a tampered LRF are refused next to
-//                           their fields, then the real LRF gets a license download
+//   node run.mjs activate   a wrong token, a tampered LRF and an LRF from an
+//                           appliance whose clock ran ahead are refused next to
+//                           their fields (the last with the advice to ask for a
+//                           clock reset), then the real LRF gets a license download
 //   node run.mjs release    a wrong file and then the appliance's receipt
 //
 // Input by environment: TENURE_URL, TENURE_CONTRACT, TENURE_TOKEN, TENURE_LRF,
-// TENURE_TAMPERED_LRF, TENURE_EFFECTIVE (YYYY-MM-DD), TENURE_RECEIPT,
+// TENURE_TAMPERED_LRF, TENURE_AHEAD_LRF, TENURE_EFFECTIVE (YYYY-MM-DD), TENURE_RECEIPT,
 // TENURE_DOWNLOADS, TENURE_SCREENSHOTS, and TENURE_CHROMIUM (default
 // /usr/bin/chromium). The last line on stdout is the phase's result as JSON;
 // any failed expectation exits 1 with the reason on stderr.
@@ -144,6 +146,21 @@ async function activate(page, context) {
   expect(await page.isHidden('#activation'), 'a refused LRF showed a license');
   expect((await text(page, '#lrf-name')).includes(basename(env('TENURE_TAMPERED_LRF'))), 'the chosen file was lost on a refusal');
   await shot(page, 'refusal.png');
+
+  // An LRF from an appliance whose clock ran to 2099: refused next to the
+  // file, with what the customer can do about it.
+  await page.setInputFiles('#lrf', env('TENURE_AHEAD_LRF'));
+  expect(await page.isHidden('#lrf-error'), 'the refusal stayed after another file was chosen');
+  await page.click('#get-license');
+  await waitText(page, '#lrf-error', 'from the future');
+  const clockError = await visibleText(page, '#lrf-error');
+  expect(clockError.startsWith('Unprocessable Entity'), `an LRF from 2099 shows ${JSON.stringify(clockError)}, want the title Unprocessable Entity`);
+  expect(clockError.includes('2099-01-01'), `an LRF from 2099 shows ${JSON.stringify(clockError)}, want the problem's detail`);
+  const advice = await visibleText(page, '#lrf-error .problem-advice');
+  expect(advice.includes('Ask the vendor for a clock reset') && advice.includes('tenure install'),
+    `an LRF from 2099 advises ${JSON.stringify(advice)}, want a clock reset from the vendor`);
+  expect(await page.isHidden('#activation'), 'a refused LRF showed a license');
+  await shot(page, 'refusal-clock.png');
 
   // The real LRF, picked with the file dialog: the license downloads.
   await page.setInputFiles('#lrf', env('TENURE_LRF'));

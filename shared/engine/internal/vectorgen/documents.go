@@ -172,6 +172,42 @@ func (g *gen) documents() {
 			doc("license"), "error: "+c.want, cur, sec{"license", g.signBody(c.body, g.cur)})
 	}
 
+	// Clock resets.
+	clockOK := `{"ok":true,"type":"tenure.clock/v1","appliance":"A-7f3k2m9q","for_device_key":true,
+		"nonce":"n0nce-0123456789abcdef","sequence":1,"mark":"2026-01-21T09:00:00Z","reason":"the host clock ran to 2099",
+		"issued":"2026-01-21T09:00:00Z"}`
+	g.write("doc-clock-ok", "A clock reset signed by the current issuer key, answering the base LRF.",
+		doc("clock"), clockOK, cur, sec{"clock", g.clock(nil)}, device)
+	g.write("doc-clock-crlf", "A clock reset whose lines a mail client turned into CR LF is the same reset.",
+		doc("clock"), clockOK, cur, sec{"clock crlf", g.clock(nil)}, device)
+	g.write("doc-clock-other-device", "A clock reset bound to another appliance's device key opens; the validator refuses to apply it.",
+		doc("clock"), strings.Replace(clockOK, `"for_device_key":true`, `"for_device_key":false`, 1), cur,
+		sec{"clock", g.clock(func(c *engine.ClockReset) { c.DeviceKeyHash = engine.KeyHash(g.other.vkey) })}, device)
+	g.write("doc-clock-unknown-signer", "A clock reset signed only by a key the validator does not trust.",
+		doc("clock"), "error: signed by an unknown key (tenure-issuer-rogue)", cur, sec{"clock", g.clock(nil, g.rogue)})
+	g.write("doc-clock-device-signed", "A clock reset signed by the appliance's own device key: only the issuer may reset the clock.",
+		doc("clock"), "error: signed by an unknown key", cur, sec{"clock", g.clock(nil, g.device)})
+	g.write("doc-clock-not-after", "A clock reset issued after its key's not-after date is refused.",
+		doc("clock"), "error: after its key's not-after date", trust(g.cur.vkey+" not-after=2026-01-01"), sec{"clock", g.clock(nil)})
+	cb := body(engine.TypeClock, g.baseClock())
+	g.write("doc-clock-altered", "A clock reset whose mark was moved a year back after signing.",
+		doc("clock"), "error: signature does not verify", cur,
+		sec{"clock", armor(engine.LabelClock, strings.Replace(g.signBody(cb, g.cur), `"mark":"2026-01-21T09:00:00Z"`, `"mark":"2025-01-21T09:00:00Z"`, 1))})
+	g.write("doc-clock-wrong-label", "A clock reset in the armor of an LRF.",
+		doc("clock"), "error: found \"-----BEGIN TENURE LICENSE REQUEST-----\", expected -----BEGIN TENURE CLOCK-----", cur,
+		sec{"clock", armor(engine.LabelRequest, g.signBody(cb, g.cur))})
+	g.write("doc-clock-license-inside", "A license note in clock armor: the first line names the wrong type.",
+		doc("clock"), "error: expected a tenure.clock/v1 document", cur, sec{"clock", armor(engine.LabelClock, g.license(nil))})
+	for _, c := range []struct{ name, about, body, want string }{
+		{"reordered", "fields in another order", reorder(cb), "not in its one exact encoding"},
+		{"unknown-field", "a field the schema does not know", strings.Replace(cb, `{`, `{"until":"2099-01-01T00:00:00Z",`, 1), "additional"},
+		{"no-reason", "an empty reason", strings.Replace(cb, `"the host clock ran to 2099"`, `""`, 1), "/reason"},
+		{"fraction", "a mark with fractional seconds", strings.Replace(cb, `"mark":"2026-01-21T09:00:00Z"`, `"mark":"2026-01-21T09:00:00.5Z"`, 1), "/mark"},
+	} {
+		g.write("doc-clock-"+c.name, "A clock reset, correctly signed, whose body is not the one exact encoding: "+c.about+".",
+			doc("clock"), "error: "+c.want, cur, sec{"clock", armor(engine.LabelClock, g.signBody(c.body, g.cur))})
+	}
+
 	// Trust files.
 	g.write("doc-trust-ok", "A trust file: comments, a key, a key with a not-after date.",
 		doc("trust"), `{"ok":true,"keys":[{"name":"tenure-issuer-2025","not_after":"2026-07-01T00:00:00Z"},{"name":"tenure-issuer-2026"}]}`,

@@ -176,6 +176,32 @@ func (g *gen) receipt(edit func(*engine.Release)) string {
 	return string(text)
 }
 
+// baseClock is a clock reset answering the base request, issued the day
+// after it was made.
+func (g *gen) baseClock() *engine.ClockReset {
+	return &engine.ClockReset{
+		Appliance: appliance, DeviceKeyHash: engine.KeyHash(g.device.vkey), Nonce: "n0nce-0123456789abcdef",
+		Sequence: 1, Mark: ts("2026-01-21T09:00:00Z"), Reason: "the host clock ran to 2099", Issued: ts("2026-01-21T09:00:00Z"),
+	}
+}
+
+func (g *gen) clock(edit func(*engine.ClockReset), signers ...key) string {
+	c := g.baseClock()
+	if edit != nil {
+		edit(c)
+	}
+	if len(signers) == 0 {
+		signers = []key{g.cur}
+	}
+	var ss []note.Signer
+	for _, k := range signers {
+		ss = append(ss, k.signer)
+	}
+	text, err := engine.SignClockReset(c, ss...)
+	g.fail(err)
+	return string(text)
+}
+
 func body(typ string, v any) string {
 	b, err := engine.Encode(typ, v)
 	if err != nil {

@@ -224,6 +224,37 @@ func (g *gen) scenarios() {
 		expect: `{"state":"licensed","at":"2026-01-05T09:00:00Z","until":"2027-01-05T00:00:00Z","features":` + proF + `,"limits":` + proL + `,
 			"config_changes":true,"next":{"state":"grace","at":"2027-01-05T00:00:00Z"},
 			"licenses":[{"id":"L-000001","standing":"active"}],"warnings":[],"rolled_back":false}`})
+	// A license issued by an issuer whose clock ran far ahead, and the
+	// clock reset that sets it aside.
+	future := lic{id: "L-000002", signed: g.license(func(l *engine.License) {
+		l.ID, l.Contract, l.From, l.Until, l.Issued = "L-000002", "IC-2099", ts("2099-01-01"), ts("2100-01-01"), ts("2099-01-01T00:00:00Z")
+	})}
+	g.scenario(scenario{name: "clock-future-issued", about: "A license issued in 2099 floors the clock at 2099: the appliance is judged then.",
+		host: "2026-03-01T00:00:00Z", licenses: []lic{l1, future},
+		expect: `{"state":"licensed","at":"2099-01-01T00:00:00Z","until":"2100-01-01T00:00:00Z","features":` + proF + `,"limits":` + proL + `,
+			"config_changes":true,"next":{"state":"grace","at":"2100-01-01T00:00:00Z"},
+			"licenses":[{"id":"L-000001","standing":"expired"},{"id":"L-000002","standing":"active"}],"warnings":[],"rolled_back":false}`})
+	g.scenario(scenario{name: "clock-reset-future-issued", about: "After a clock reset, a license issued more than a day after its mark is inactive and no longer floors the clock.",
+		host: "2026-03-01T00:00:00Z", extra: []kv{{"high-water", "2026-03-01T00:00:00Z"}, {"clock-reset", "2026-03-01T00:00:00Z"}}, licenses: []lic{l1, future},
+		expect: `{"state":"licensed","at":"2026-03-01T00:00:00Z","until":"2027-01-05T00:00:00Z","features":` + proF + `,"limits":` + proL + `,
+			"config_changes":true,"next":{"state":"grace","at":"2027-01-05T00:00:00Z"},
+			"licenses":[{"id":"L-000001","standing":"active"},{"id":"L-000002","standing":"inactive","reason":"~issued in the future"}],"warnings":[],"rolled_back":false}`})
+	futureDown := lic{id: "L-000002", signed: g.license(func(l *engine.License) {
+		l.ID, l.Tier, l.Features, l.Limits, l.Reason = "L-000002", "lite", liteFeatures, liteLimits, engine.ReasonDowngrade
+		l.From, l.Supersedes, l.Issued = ts("2026-02-01"), []string{"L-000001"}, ts("2099-01-01T00:00:00Z")
+	})}
+	g.scenario(scenario{name: "clock-reset-future-downgrade", about: "A downgrade issued in the future is set aside by a clock reset, but what it superseded stays superseded: nothing counts until a reissue.",
+		host: "2026-03-01T00:00:00Z", extra: []kv{{"high-water", "2026-03-01T00:00:00Z"}, {"clock-reset", "2026-03-01T00:00:00Z"}}, licenses: []lic{l1, futureDown},
+		expect: `{"state":"restricted","at":"2026-03-01T00:00:00Z","features":[],"limits":{},"config_changes":false,
+			"licenses":[{"id":"L-000001","standing":"superseded"},{"id":"L-000002","standing":"inactive","reason":"~issued in the future"}],"warnings":[],"rolled_back":false}`})
+	drift := lic{id: "L-000002", signed: g.license(func(l *engine.License) {
+		l.ID, l.Contract, l.Issued = "L-000002", "IC-2099", ts("2026-03-01T23:00:00Z")
+	})}
+	g.scenario(scenario{name: "clock-reset-drift", about: "After a clock reset, a license issued less than a day after its mark is clock drift: it counts and floors the clock.",
+		host: "2026-03-01T00:00:00Z", extra: []kv{{"high-water", "2026-03-01T00:00:00Z"}, {"clock-reset", "2026-03-01T00:00:00Z"}}, licenses: []lic{l1, drift},
+		expect: `{"state":"licensed","at":"2026-03-01T23:00:00Z","until":"2027-01-05T00:00:00Z","features":` + proF + `,"limits":` + proL + `,
+			"config_changes":true,"next":{"state":"grace","at":"2027-01-05T00:00:00Z"},
+			"licenses":[{"id":"L-000001","standing":"active"},{"id":"L-000002","standing":"active"}],"warnings":[],"rolled_back":false}`})
 	g.scenario(scenario{name: "at-ignores-floors", about: "status --at evaluates at exactly that instant: no high-water mark, build floor or issue time applies, and no rollback is reported.",
 		host: "2027-03-01T00:00:00Z", extra: []kv{{"high-water", "2027-03-01T00:00:00Z"}, {"floor", "2027-02-01T00:00:00Z"}, {"at", "2026-01-04T00:00:00Z"}},
 		licenses: []lic{l1},
