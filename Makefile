@@ -3,8 +3,9 @@ GO       ?= go
 BIN      ?= bin
 TRUST    ?=
 PRODUCT  ?=
+PRODUCTS ?=
 FLOOR    ?=
-export TRUST PRODUCT FLOOR BIN
+export TRUST PRODUCT PRODUCTS FLOOR BIN
 
 .PHONY: all build test check vectors fuzz bench demo lambda clean
 
@@ -38,7 +39,7 @@ bench:
 demo:
 	@bash scripts/demo.sh
 
-## lambda: the issuer as a Lambda zip (provided.al2023, arm64, bootstrap)
+## lambda: the issuer as a Lambda zip (provided.al2023, arm64, bootstrap); PRODUCTS=DIR packs *.product files
 lambda:
 	@bash scripts/lambda.sh
 

@@ -30,6 +30,18 @@ type activationAnswer struct {
 	From      time.Time `json:"from"`
 	Until     time.Time `json:"until"`
 	Appliance string    `json:"appliance"`
+	// Detail names the contract's features the license does not carry,
+	// because the product version the appliance runs lacks them.
+	Detail string `json:"detail,omitempty"`
+	// Licenses holds, for a reissue, the stored bytes of the chain's other
+	// licenses the LRF does not list as installed.
+	Licenses []chainLicense `json:"licenses,omitempty"`
+}
+
+// chainLicense is one license of an appliance's chain, as stored.
+type chainLicense struct {
+	ID      string `json:"id"`
+	License string `json:"license"`
 }
 
 // FreshnessSlack is how far ahead of the issuer's clock an LRF's created
@@ -40,8 +52,12 @@ type activationAnswer struct {
 const FreshnessSlack = 24 * time.Hour
 
 // conflictRetries bounds how often an activation that lost a race (a freed
-// seat retaken, the binding changed) is decided again from fresh records.
-const conflictRetries = 4
+// seat retaken, the binding changed) is decided again from fresh records,
+// with one more for each of the contract's seats, up to maxSeatRetries.
+const (
+	conflictRetries = 4
+	maxSeatRetries  = 64
+)
 
 // licenseID returns "L-" and 26 random base32 characters (130 bits).
 func licenseID() string { return "L-" + rand.Text() }
@@ -56,7 +72,13 @@ func (s *Server) activate(ctx context.Context, c *call, in *activationBody) (*an
 		}
 		return nil, &a.entry, err
 	}
-	for attempt := range conflictRetries {
+	// A conflict means a concurrent write changed what this one decided
+	// from: another activation retook the freed seat it chose, or the
+	// appliance's binding moved. Each is progress of another request, so the
+	// retries are bounded by the seats as well: a free seat is never
+	// refused because others took the ones this activation chose first.
+	for attempt := range conflictRetries + min(a.contract.Appliances, maxSeatRetries) {
+		a.attempt = attempt
 		ans, replay, err := s.issue(ctx, a, attempt > 0)
 		if errors.Is(err, store.ErrConflict) {
 			continue
@@ -74,12 +96,14 @@ func (s *Server) activate(ctx context.Context, c *call, in *activationBody) (*an
 type activation struct {
 	who       caller
 	contract  *store.Contract
-	product   *engine.Product
+	catalog   *catalog
+	product   *engine.Product // the version the LRF names, once checkRules found it
 	req       *engine.Request
 	key       string // SHA-256 of the signed LRF
 	effective *time.Time
 	given     string // effective as given
 	entry     store.Entry
+	attempt   int // how many times it was decided before, each lost to a concurrent write
 }
 
 // prepare parses the body and the LRF (400, 413) and runs the checks up to
@@ -120,10 +144,10 @@ func (s *Server) prepare(ctx context.Context, who caller, in *activationBody) (*
 		return nil, err
 	}
 	a.contract = c
-	a.product = s.products[c.Product]
-	if a.product == nil {
-		return a, problem(http.StatusUnprocessableEntity, "refused", "contract %s is for product %s, which this issuer no longer licenses", c.ID, c.Product)
+	if len(s.catalog.byID[c.Product]) == 0 {
+		return a, problem(http.StatusUnprocessableEntity, "refused", "contract %s is for product %s, which this issuer no longer licenses (TENURE_PRODUCTS names the product files it loads)", c.ID, c.Product)
 	}
+	a.catalog = s.catalog
 	return a, nil
 }
 
@@ -182,18 +206,58 @@ func (s *Server) issue(ctx context.Context, a *activation, retry bool) (*answer,
 		return nil, nil, err
 	}
 	op.History = v.next
+	if l, err := s.storedReissue(ctx, a, c, b, d); l != nil || err != nil {
+		if err != nil {
+			return nil, nil, err
+		}
+		ans, err := s.reissue(ctx, a, b, op, l)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ans, nil, s.heal(ctx, a, ans)
+	}
 	l, err := s.commit(ctx, a, c, b, op, d, now)
 	if err != nil {
 		return nil, nil, err
 	}
 	s.clk.signed(ctx, now)
-	return s.answered(a, http.StatusCreated, l), nil, nil
+	ans := s.answered(a, http.StatusCreated, l)
+	if d.Reason == engine.ReasonReissue {
+		return ans, nil, s.heal(ctx, a, ans)
+	}
+	return ans, nil, nil
+}
+
+// heal adds to a reissue's answer the stored bytes of every license of the
+// appliance's chain (neither superseded nor released) the LRF does not list
+// as installed, the answer's own aside (DESIGN.md, "Issuing", case 3): an
+// appliance that asks again because an older license file was damaged or
+// lost gets it back as it was issued, and no license is minted for it.
+func (s *Server) heal(ctx context.Context, a *activation, ans *answer) error {
+	out := ans.body.(*activationAnswer)
+	lics, err := s.store.ApplianceLicenses(ctx, a.contract.ID, a.req.Appliance)
+	if err != nil {
+		return err
+	}
+	for _, l := range lics {
+		if l.ID != out.ID && l.SupersededBy == "" && l.Released == nil && len(l.Sealed) > 0 && !slices.Contains(a.req.Installed, l.ID) {
+			out.Licenses = append(out.Licenses, chainLicense{ID: l.ID, License: string(l.Sealed)})
+		}
+	}
+	return nil
 }
 
 // answered logs an activation's license and answers it.
 func (s *Server) answered(a *activation, status int, l *store.License) *answer {
 	s.log.Info("activation", "contract", a.contract.ID, "appliance", a.req.Appliance, "license", l.ID, "reason", l.Reason, "status", status)
-	return &answer{status, &activationAnswer{ID: l.ID, License: string(l.Sealed), Reason: l.Reason, From: l.From, Until: l.Until, Appliance: l.Appliance}}
+	ans := &activationAnswer{ID: l.ID, License: string(l.Sealed), Reason: l.Reason, From: l.From, Until: l.Until, Appliance: l.Appliance}
+	if a.product != nil {
+		if _, lacks := licensed(a.product, a.contract.Features); len(lacks) > 0 {
+			ans.Detail = fmt.Sprintf("the license leaves out %s: the version of product %s the appliance runs (sha256 %s) does not have them; upgrade its validator to a newer product file, then make a new request",
+				strings.Join(lacks, ", "), a.product.ID, a.product.SHA256)
+		}
+	}
+	return &answer{status, ans}
 }
 
 // replay returns the license this LRF already got from the contract, if it
@@ -225,12 +289,23 @@ func (s *Server) replay(ctx context.Context, a *activation, c *store.Contract) (
 // before any seat or identity so that a refusal says what the vendor must
 // change, not what the appliance must.
 func (a *activation) checkRules(c *store.Contract, now time.Time) error {
-	req, p := a.req, a.product
+	req := a.req
 	switch {
 	case c.Status != "active":
 		return problem(http.StatusUnprocessableEntity, "refused", "contract %s is %s; it issues no licenses until it is reinstated", c.ID, c.Status)
 	case req.Product != c.Product:
 		return problem(http.StatusUnprocessableEntity, "refused", "the request is for product %s, contract %s is for %s; send it to a contract for %s", req.Product, c.ID, c.Product, req.Product)
+	}
+	// The rules are those of the product version the appliance runs.
+	p, err := a.catalog.version(c.Product, req)
+	if err != nil {
+		return err
+	}
+	a.product = p
+	if _, ok := p.Tiers[c.Tier]; !ok {
+		return problem(http.StatusUnprocessableEntity, "refused", "contract %s is for tier %s, which the version of product %s the appliance runs (sha256 %s) does not have; upgrade the appliance's validator to a product file with that tier", c.ID, c.Tier, p.ID, p.SHA256)
+	}
+	switch {
 	case p.MinVersion != "" && engine.CompareVersions(req.Version, p.MinVersion) < 0:
 		return problem(http.StatusUnprocessableEntity, "refused", "the appliance runs %s %s; licenses need %s or later: upgrade the software, then make a new request", p.ID, req.Version, p.MinVersion)
 	case req.Created.After(now.Add(FreshnessSlack)):
@@ -364,7 +439,7 @@ func (s *Server) decide(ctx context.Context, a *activation, c *store.Contract, b
 		if len(freed) > 0 {
 			// Freed seats go first, with their coverage; the revisions
 			// folded into its until are not counted again.
-			f := freed[0]
+			f := freed[pickFreed(a, len(freed))]
 			op.Freed, act.Freed = f.ID, &f.Until
 			received = f.Revision
 		}
@@ -395,10 +470,12 @@ func (s *Server) decide(ctx context.Context, a *activation, c *store.Contract, b
 // one (validators from before the history refuse a field they do not know).
 func (s *Server) commit(ctx context.Context, a *activation, c *store.Contract, b *store.Binding, op *store.Issue, d *engine.Decision, now time.Time) (*store.License, error) {
 	req, p := a.req, a.product
+	// A license carries the features the version the appliance runs has.
+	features, _ := licensed(p, c.Features)
 	l := &engine.License{
 		ID: s.randomIDs(), Contract: c.ID, Revision: c.Revision, Customer: c.Customer, Product: c.Product,
 		Tier: c.Tier, Kind: c.Kind, Appliance: req.Appliance, Platform: req.Platform,
-		DeviceKeyHash: engine.KeyHash(req.DeviceKey), Features: c.Features, Limits: c.Limits,
+		DeviceKeyHash: engine.KeyHash(req.DeviceKey), Features: features, Limits: c.Limits,
 		From: d.From, Until: d.Until, GraceDays: p.GracePeriodDays(), MinVersion: p.MinVersion,
 		Reason: d.Reason, Supersedes: d.Supersedes, Issued: now, Head: req.History.LicenseHead(),
 	}
@@ -411,22 +488,32 @@ func (s *Server) commit(ctx context.Context, a *activation, c *store.Contract, b
 		return nil, problem(http.StatusBadRequest, "malformed", "cannot seal the license to the request's recipient: %v", err)
 	}
 	op.License = store.License{ID: l.ID, Contract: c.ID, Appliance: req.Appliance, Revision: l.Revision, Reason: d.Reason,
-		From: d.From, Until: d.Until, Issued: now, Supersedes: d.Supersedes, Signed: signed, Sealed: sealed}
+		From: d.From, Until: d.Until, Issued: now, Supersedes: d.Supersedes, Recipient: req.Recipient, Platform: req.Platform,
+		Head: l.Head, Signed: signed, Sealed: sealed}
 	op.Binding = store.Binding{Contract: c.ID, Appliance: req.Appliance, DeviceKey: req.DeviceKey, Platform: req.Platform, Bound: now, Sequence: req.Sequence}
 	if !op.Seat {
+		// A bound appliance keeps its seat and device key; its platform is
+		// re-pinned to the components of the license it now gets (a
+		// reissue from a changed machine, DESIGN.md "Issuing" case 3), so
+		// that the next request is matched against what it last licensed.
 		op.Binding = *b
-		op.Binding.Sequence = req.Sequence
+		op.Binding.Sequence, op.Binding.Platform = req.Sequence, req.Platform
 	}
 	op.Idempotency = store.Idempotency{Contract: c.ID, Key: a.key, License: l.ID, Appliance: req.Appliance, Effective: a.given}
 	op.Entry = a.entry
 	op.Entry.Status, op.Entry.License, op.Entry.Reason = http.StatusCreated, l.ID, d.Reason
 	err = s.store.Issue(ctx, op)
-	if errors.Is(err, store.ErrNoSeat) {
-		return nil, noSeat(c)
+	var full *store.NoSeatError
+	if errors.As(err, &full) {
+		// The count as the write found it, not as this request read it.
+		at := *c
+		at.Used, at.Appliances = full.Used, full.Appliances
+		return nil, noSeat(&at)
 	}
 	if err != nil {
 		return nil, err
 	}
+	s.noteAnomalies(ctx, &op.Entry)
 	return &op.License, nil
 }
 

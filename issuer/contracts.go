@@ -3,11 +3,9 @@ package issuer
 import (
 	"context"
 	"errors"
-	"maps"
 	"net/http"
 	"regexp"
 	"slices"
-	"time"
 
 	"github.com/tenurehq/tenure/issuer/internal/store"
 	"github.com/tenurehq/tenure/schema"
@@ -50,7 +48,7 @@ func (s *Server) putContract(ctx context.Context, c *call) (*answer, *store.Entr
 		return nil, nil, err
 	}
 	if !c.who.admin {
-		return nil, nil, problem(http.StatusForbidden, "forbidden", "only the admin token may create or change contracts")
+		return nil, &store.Entry{At: s.clock(), Action: in.Change, Outcome: store.Accepted}, problem(http.StatusForbidden, "forbidden", "only the admin token may create or change contracts")
 	}
 	now := s.clock()
 	entry := &store.Entry{At: now, Contract: id, Actor: c.who.actor(), Action: in.Change, Outcome: store.Accepted}
@@ -95,21 +93,7 @@ func checkChange(in *store.Terms) error {
 
 // checkTerms is the 422 of terms this issuer cannot license: an unknown
 // product, tier or feature.
-func (s *Server) checkTerms(in *store.Terms) error {
-	p := s.products[in.Product]
-	if p == nil {
-		return problem(http.StatusUnprocessableEntity, "refused", "this issuer does not license product %q; it licenses %v", in.Product, slices.Sorted(maps.Keys(s.products)))
-	}
-	if _, ok := p.Tiers[in.Tier]; !ok {
-		return problem(http.StatusUnprocessableEntity, "refused", "product %s has no tier %q; use one of %v", p.ID, in.Tier, slices.Sorted(maps.Keys(p.Tiers)))
-	}
-	for _, f := range in.Features {
-		if !p.HasFeature(f) {
-			return problem(http.StatusUnprocessableEntity, "refused", "feature %q is not in product %s's catalog %v", f, p.ID, p.Features)
-		}
-	}
-	return nil
-}
+func (s *Server) checkTerms(in *store.Terms) error { return s.catalog.checkTerms(in) }
 
 // order creates the contract at revision 1 with its token, shown once.
 func (s *Server) order(ctx context.Context, c, old *store.Contract, entry *store.Entry) (*answer, *store.Entry, error) {
@@ -148,68 +132,4 @@ func (s *Server) change(ctx context.Context, c, old *store.Contract, entry *stor
 	}
 	c.Used = old.Used
 	return ok(map[string]any{"contract": c}), nil, nil
-}
-
-// contractView is the answer of GET /v1/contracts/{id}.
-type contractView struct {
-	Contract   *store.Contract `json:"contract"`
-	Appliances []applianceView `json:"appliances"`
-	Licenses   []licenseView   `json:"licenses"`
-}
-
-type applianceView struct {
-	ID       string     `json:"id"`
-	Platform string     `json:"platform"` // fingerprint of the pinned platform
-	Bound    time.Time  `json:"bound"`
-	Released *time.Time `json:"released,omitempty"`
-}
-
-type licenseView struct {
-	ID           string     `json:"id"`
-	Appliance    string     `json:"appliance"`
-	Reason       string     `json:"reason"`
-	From         time.Time  `json:"from"`
-	Until        time.Time  `json:"until"`
-	Issued       time.Time  `json:"issued"`
-	SupersededBy string     `json:"superseded_by,omitempty"`
-	Released     *time.Time `json:"released,omitempty"`
-}
-
-// viewContract is GET /v1/contracts/{id}: the contract, its appliances and
-// every license it issued.
-func (s *Server) viewContract(ctx context.Context, c *call) (*answer, *store.Entry, error) {
-	id := c.r.PathValue("id")
-	if err := checkContractID(id); err != nil {
-		return nil, nil, err
-	}
-	if err := c.who.mayAct(id); err != nil {
-		return nil, nil, err
-	}
-	ct, err := s.contract(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	v := &contractView{Contract: ct, Appliances: []applianceView{}, Licenses: []licenseView{}}
-	bindings, err := s.store.Bindings(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, b := range bindings {
-		v.Appliances = append(v.Appliances, applianceView{ID: b.Appliance, Platform: b.Platform.Fingerprint(), Bound: b.Bound, Released: b.Released})
-	}
-	cursor := ""
-	for {
-		page, next, err := s.store.Licenses(ctx, id, cursor, 500)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, l := range page {
-			v.Licenses = append(v.Licenses, licenseView{ID: l.ID, Appliance: l.Appliance, Reason: l.Reason, From: l.From,
-				Until: l.Until, Issued: l.Issued, SupersededBy: l.SupersededBy, Released: l.Released})
-		}
-		if next == "" {
-			return ok(v), nil, nil
-		}
-		cursor = next
-	}
 }

@@ -42,8 +42,16 @@ func FuzzAPI(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	var serveAs func(method, path, token, ctype string, body []byte) *httptest.ResponseRecorder
 	serve := func(method, path, token string, body []byte) *httptest.ResponseRecorder {
-		r := httptest.NewRequest(method, path, bytes.NewReader(body))
+		return serveAs(method, path, token, "application/json", body)
+	}
+	serveAs = func(method, path, token, ctype string, body []byte) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, "/", bytes.NewReader(body))
+		r.URL.Path, r.RequestURI = path, path
+		if ctype != "" {
+			r.Header.Set("Content-Type", ctype)
+		}
 		if token != "" {
 			r.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -67,10 +75,21 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/v1/releases"},
 		{"POST", "/v1/contracts/IC-1/reallocations"},
 		{"POST", "/v1/clock-resets"},
+		{"POST", "/v1/contracts/IC-1/token"},
+		{"GET", "/v1/contracts"},
+		{"GET", "/v1/contracts/IC-1/ledger"},
+		{"GET", "/v1/anomalies"},
 	}
+	// What a route's path may carry after it (a query, a long tail) and the
+	// content types a client may send.
+	tails := []string{"", "?limit=2", "?after=x", "?limit=1E+999999999", "/" + strings.Repeat("x", 9000), "//", "?contract=IC-1&limit=500"}
+	ctypes := []string{"application/json", "", "text/plain", "application/merge-patch+json; charset=utf-8", "application/json; =bad"}
 	for i := range routes {
 		for tok := range tokens {
 			f.Add(uint8(i), uint8(tok), order)
+		}
+		for j := range tails {
+			f.Add(uint8(i+j*len(routes)), uint8(j%len(ctypes)*len(tokens)), order)
 		}
 	}
 	// A real LRF, so the fuzzer starts inside the activation path.
@@ -89,10 +108,19 @@ func FuzzAPI(f *testing.F) {
 	f.Add(uint8(0), uint8(0), []byte(`{"customer":"ACME","change":"renewal"}`))
 	f.Add(uint8(2), uint8(1), []byte(`{`))
 	f.Add(uint8(2), uint8(1), []byte(`null`))
+	// Numbers far outside any field's range.
+	for _, n := range []string{"1E+999999999", "-1E+999999999", "1e309", "99999999999999999999", "1.5", "-1"} {
+		f.Add(uint8(0), uint8(0), bytes.ReplaceAll(order, []byte(`"vpn_users":100`), []byte(`"vpn_users":`+n)))
+		f.Add(uint8(0), uint8(0), bytes.ReplaceAll(order, []byte(`"appliances":2`), []byte(`"appliances":`+n)))
+		f.Add(uint8(1), uint8(0), bytes.ReplaceAll(order, []byte(`"term_months":12`), []byte(`"term_months":`+n)))
+	}
 
 	f.Fuzz(func(t *testing.T, route, token uint8, body []byte) {
 		rt := routes[int(route)%len(routes)]
-		w := serve(rt.method, rt.path, tokens[int(token)%len(tokens)], body)
+		// The high bits of route choose the path's tail and the content
+		// type, so every seed meets long paths and other types too.
+		rt.path += tails[int(route)/len(routes)%len(tails)]
+		w := serveAs(rt.method, rt.path, tokens[int(token)%len(tokens)], ctypes[int(token)/len(tokens)%len(ctypes)], body)
 		if w.Code >= 500 {
 			t.Fatalf("%s %s answered %d: %s", rt.method, rt.path, w.Code, w.Body)
 		}

@@ -70,6 +70,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, rt route) (*answer,
 			if c.body, err = readBody(w, r); err != nil {
 				return nil, err
 			}
+			if err := checkType(r, c.body); err != nil {
+				return nil, err
+			}
 			if rt.doc != "" {
 				if err := checkDocument(c.body, rt.doc); err != nil {
 					return nil, err
@@ -79,12 +82,35 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, rt route) (*answer,
 		if c.who, err = s.authenticate(ctx, r); err != nil {
 			return nil, err
 		}
+		if err := checkNumbers(c.body); err != nil {
+			return nil, err
+		}
 	}
 	a, entry, err := rt.serve(s, ctx, c)
+	if e, ok := isStatus(err, http.StatusForbidden); ok {
+		entry = s.forbidden(c, rt, entry, e)
+	}
 	if entry != nil {
 		s.record(ctx, *entry, err)
 	}
 	return a, err
+}
+
+// forbidden is the ledger row of a 403: in the ledger of the token's own
+// contract, never in the one it tried to reach (which would let a contract's
+// token holder fill another's ledger); for an admin token, only a log line.
+// row is the handler's row, nil when it made none.
+func (s *Server) forbidden(c *call, rt route, row *store.Entry, e *apiError) *store.Entry {
+	if c.who.admin || c.who.contract == "" {
+		s.log.Info("forbidden", "route", rt.method+" "+rt.pattern, "actor", c.who.actor(), "detail", e.Detail)
+		return nil
+	}
+	out := store.Entry{Action: rt.method + " " + rt.pattern}
+	if row != nil {
+		out = *row
+	}
+	out.Contract, out.Actor = c.who.contract, c.who.actor()
+	return &out
 }
 
 // record appends a decision to the ledger: a refusal with its status and
@@ -108,4 +134,5 @@ func (s *Server) record(ctx context.Context, e store.Entry, err error) {
 	if err := s.store.Append(ctx, &e); err != nil {
 		s.log.Error("failed to append to the ledger", "contract", e.Contract, "action", e.Action, "error", err.Error())
 	}
+	s.noteAnomalies(ctx, &e)
 }

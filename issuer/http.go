@@ -31,12 +31,15 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var e *apiError
 	if !errors.As(err, &e) {
 		// A failure of the store or the signer, not of the input.
-		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+		s.log.Error("internal error", "method", logMethod(r), "path", cut(r.URL.Path), "error", err.Error())
 		e = problem(http.StatusInternalServerError, "internal", "the issuer could not complete the request; try again, and report it if it persists")
 	}
 	b, _ := json.Marshal(map[string]any{"type": problemBase + e.Slug, "title": http.StatusText(e.Status), "status": e.Status, "detail": e.Detail})
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+	}
 	w.WriteHeader(e.Status)
 	w.Write(append(b, '\n'))
 }

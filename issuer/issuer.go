@@ -23,17 +23,24 @@
 //	POST /v1/activations                   contract, admin an LRF in, a sealed license out
 //	POST /v1/releases                      contract, admin a release receipt frees a seat
 //	POST /v1/contracts/{id}/reallocations  admin           free an appliance's seat without a receipt
+//	GET  /v1/contracts                     admin           every contract, page by page
+//	GET  /v1/contracts/{id}/ledger         contract, admin the contract's audit ledger, oldest first
+//	GET  /v1/anomalies                     admin           what was off about appliances, one per kind, appliance, contract and day
+//	POST /v1/contracts/{id}/token          admin           a new token for a contract; the old one stops working at once
 //	POST /v1/clock-resets                  admin           an LRF in, a signed clock reset out, for an appliance whose clock ran ahead
+//	GET  /v1/products                      anyone          the loaded product versions: id, sha256, features, tier names
 //	GET  /v1/keys                          anyone          the verifier keys licenses are signed with
 //	GET  /healthz                          anyone          {"ok": true}
 //	GET  /                                 anyone          the self-service page (package web): activate from a laptop
 //
 // Checks run in one order, so a client always learns the first thing to fix:
 // 405 a known path with another method (with Allow), 413 too large (bodies
-// over 128 KiB, documents in them over 64 KiB), 401 no or unknown token, 400
-// malformed, 403 a token without rights, then an idempotent replay (200), 503
-// "clock-behind" on a signing route (below), 422 refused by a rule, 409 no
-// free seat or a conflict with the issuer's records.
+// over 128 KiB, documents in them over 64 KiB), 401 no or unknown token (503
+// "admin-token-unavailable" instead while an admin token kept in a secret
+// store, [Config.AdminTokenSource], cannot be read), 400 malformed, 403 a
+// token without rights, then an idempotent replay (200), 503 "clock-behind"
+// on a signing route (below), 422 refused by a rule, 409 no free seat or a
+// conflict with the issuer's records.
 //
 // # Issuing
 //
@@ -80,7 +87,7 @@
 package issuer
 
 import (
-	"crypto/sha256"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -114,9 +121,17 @@ type Config struct {
 	// Keys are verifier keys for signers that cannot name their own.
 	Keys []string
 
-	// AdminToken is the bearer token of the vendor's staff. Empty disables
-	// the admin routes.
+	// AdminToken is the bearer token of the vendor's staff. Empty, with no
+	// AdminTokenSource, disables the admin routes.
 	AdminToken string
+
+	// AdminTokenSource, instead of AdminToken, reads the admin token where
+	// it is kept (on Lambda, Secrets Manager or SSM). It is called on the
+	// first request whose bearer token is not a contract's, never in New,
+	// and its token is kept once read. While it fails, such requests are
+	// answered 503 "admin-token-unavailable" and the next one calls it
+	// again; contract tokens keep working.
+	AdminTokenSource func(ctx context.Context) (string, error)
 
 	// Now is the issuer's clock; nil means time.Now.
 	Now func() time.Time
@@ -124,7 +139,9 @@ type Config struct {
 	// Logger receives one JSON line per request; nil discards.
 	Logger *slog.Logger
 
-	// Products the issuer licenses; nil means the example product, edge.
+	// Products the issuer licenses, read with engine.ParseProduct; several
+	// versions of one product id may be given, the oldest first. Nil means
+	// the example product, edge.
 	Products []*engine.Product
 }
 
@@ -133,11 +150,10 @@ type Server struct {
 	store     store.Store
 	signers   []note.Signer
 	keys      []string
-	admin     [32]byte
-	hasAdmin  bool
+	admin     *adminToken
 	now       func() time.Time
 	log       *slog.Logger
-	products  map[string]*engine.Product
+	catalog   *catalog
 	mux       *http.ServeMux
 	randomIDs func() string
 	clk       *issuerClock
@@ -151,7 +167,7 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Signers) == 0 {
 		return nil, errors.New("issuer: no signing key")
 	}
-	s := &Server{store: cfg.Store, signers: cfg.Signers, now: cfg.Now, log: cfg.Logger, products: map[string]*engine.Product{}, randomIDs: licenseID}
+	s := &Server{store: cfg.Store, signers: cfg.Signers, now: cfg.Now, log: cfg.Logger, randomIDs: licenseID}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -159,9 +175,10 @@ func New(cfg Config) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.clk = newIssuerClock(s.store, s.log)
-	if cfg.AdminToken != "" {
-		s.admin, s.hasAdmin = sha256.Sum256([]byte(cfg.AdminToken)), true
+	if cfg.AdminToken != "" && cfg.AdminTokenSource != nil {
+		return nil, errors.New("issuer: both an admin token and an admin token source; give one")
 	}
+	s.admin = newAdminToken(cfg.AdminToken, cfg.AdminTokenSource)
 	for _, sg := range cfg.Signers {
 		vkey, err := verifierKey(sg, cfg.Keys)
 		if err != nil {
@@ -177,8 +194,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		products = []*engine.Product{p}
 	}
-	for _, p := range products {
-		s.products[p.ID] = p
+	var err error
+	if s.catalog, err = newCatalog(products); err != nil {
+		return nil, err
 	}
 	s.mux = s.newMux()
 	return s, nil
@@ -204,14 +222,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+			s.log.Error("panic", "method", logMethod(r), "path", cut(r.URL.Path), "panic", fmt.Sprint(p))
 			if !rec.wrote {
 				s.fail(rec, r, problem(http.StatusInternalServerError, "internal", "the issuer failed; try again, and report it if it persists"))
 			}
 		}
-		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+		s.log.Info("request", "method", logMethod(r), "path", cut(r.URL.Path), "status", rec.status,
 			"ms", float64(time.Since(start).Microseconds())/1000)
 	}()
+	if err := s.gate(rec, r); err != nil {
+		s.fail(rec, r, err)
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
 }
 

@@ -362,6 +362,29 @@ func TestOpenAPIMatchesTheHandler(t *testing.T) {
 	code, body = w.call("POST /v1/clock-resets", "/v1/clock-resets", w.admin, map[string]any{"request": "x", "reason": "clock ran ahead"})
 	must(400, code, body)
 
+	// The operator routes: lists, a page at a time, and a new token.
+	code, body = w.call("GET /v1/contracts", "/v1/contracts?limit=1", w.admin, nil)
+	must(200, code, body)
+	code, body = w.call("GET /v1/contracts", "/v1/contracts?limit=0", w.admin, nil)
+	must(400, code, body)
+	code, body = w.call("GET /v1/contracts", "/v1/contracts", created.Token, nil)
+	must(403, code, body)
+	code, body = w.call("GET /v1/contracts/{id}/ledger", "/v1/contracts/IC-1042/ledger?limit=2", created.Token, nil)
+	must(200, code, body)
+	code, body = w.call("GET /v1/contracts/{id}/ledger", "/v1/contracts/IC-9999/ledger", w.admin, nil)
+	must(404, code, body)
+	code, body = w.call("GET /v1/anomalies", "/v1/anomalies?contract=IC-1042", w.admin, nil)
+	must(200, code, body)
+	code, body = w.call("GET /v1/anomalies", "/v1/anomalies", "", nil)
+	must(401, code, body)
+	code, body = w.call("POST /v1/contracts/{id}/token", "/v1/contracts/IC-1042/token", w.admin, map[string]any{})
+	must(200, code, body)
+	code, body = w.call("POST /v1/contracts/{id}/token", "/v1/contracts/IC-1042/token", created.Token, map[string]any{})
+	must(401, code, body) // the token was just rotated
+
+	code, body = w.call("GET /v1/products", "/v1/products", "", nil)
+	must(200, code, body)
+
 	for _, r := range designRoutes() {
 		if !w.called[r] {
 			t.Errorf("%s was not exercised", r)
@@ -406,5 +429,54 @@ func TestOpenAPIRoutesAreRouted(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /v1/nothing = %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestOpenAPIListsTheConventions: every route answers a target over 8 KiB
+// 414 and every route that takes a body answers a body that is not JSON
+// 415, and the description lists both where they apply.
+func TestOpenAPIListsTheConventions(t *testing.T) {
+	w := newWorld(t)
+	send := func(method, target, contentType string, body string) int {
+		t.Helper()
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, err := http.NewRequest(method, w.srv.URL+target, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		req.Header.Set("Authorization", "Bearer "+w.admin)
+		resp, err := w.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	listed := func(op operation, code int) bool {
+		_, ok := op.Responses[strconv.Itoa(code)]
+		_, range4 := op.Responses["4XX"]
+		return ok || range4
+	}
+	long := strings.Repeat("x", issuer.MaxTarget)
+	for _, rt := range issuer.Routes() {
+		op := w.ops[rt.Route]
+		method, tmpl, _ := strings.Cut(rt.Route, " ")
+		target := strings.ReplaceAll(tmpl, "{id}", "IC-1") + "?pad=" + long
+		if code := send(method, target, "", ""); code != http.StatusRequestURITooLong || !listed(op, code) {
+			t.Errorf("%s with a target over 8 KiB: %d (listed: %v), want 414 listed", rt.Route, code, listed(op, 414))
+		}
+		if op.RequestBody == nil {
+			continue
+		}
+		path := strings.ReplaceAll(tmpl, "{id}", "IC-1")
+		if code := send(method, path, "text/plain", "{}"); code != http.StatusUnsupportedMediaType || !listed(op, code) {
+			t.Errorf("%s with a text/plain body: %d (listed: %v), want 415 listed", rt.Route, code, listed(op, 415))
+		}
 	}
 }

@@ -173,6 +173,7 @@ func (s *Server) free(ctx context.Context, c *store.Contract, b *store.Binding, 
 	if err != nil {
 		return nil, nil, err
 	}
+	s.noteAnomalies(ctx, &e)
 	after, err := s.store.Contract(ctx, c.ID)
 	if err != nil {
 		return nil, nil, err

@@ -45,7 +45,12 @@ var api = []route{
 	{"POST", "/v1/activations", contractOrAdmin, "request", typed((*Server).activate)},
 	{"POST", "/v1/releases", contractOrAdmin, "receipt", typed((*Server).release)},
 	{"POST", "/v1/contracts/{id}/reallocations", adminOnly, "", typed((*Server).reallocate)},
+	{"GET", "/v1/contracts", adminOnly, "", (*Server).listContracts},
+	{"GET", "/v1/contracts/{id}/ledger", contractOrAdmin, "", (*Server).ledgerView},
+	{"GET", "/v1/anomalies", adminOnly, "", (*Server).anomalies},
+	{"POST", "/v1/contracts/{id}/token", adminOnly, "", typed((*Server).rotateToken)},
 	{"POST", "/v1/clock-resets", adminOnly, "request", typed((*Server).clockReset)},
+	{"GET", "/v1/products", anyone, "", (*Server).getProducts},
 	{"GET", "/v1/keys", anyone, "", (*Server).getKeys},
 	{"GET", "/healthz", anyone, "", (*Server).health},
 	// The self-service page: GET /, /app.js and /app.css.
@@ -81,10 +86,10 @@ func (s *Server) newMux() *http.ServeMux {
 		if _, p := paths.Handler(r); p != "" {
 			methods := allowed(allow[p])
 			w.Header().Set("Allow", methods)
-			s.fail(w, r, problem(http.StatusMethodNotAllowed, "method-not-allowed", "%s does not take %s; it takes %s", r.URL.Path, r.Method, methods))
+			s.fail(w, r, problem(http.StatusMethodNotAllowed, "method-not-allowed", "%s does not take %s; it takes %s", cut(r.URL.Path), logMethod(r), methods))
 			return
 		}
-		s.fail(w, r, problem(http.StatusNotFound, "not-found", "no route %s %s; the issuer serves %s", r.Method, r.URL.Path, hint))
+		s.fail(w, r, problem(http.StatusNotFound, "not-found", "no route %s %s; the issuer serves %s", logMethod(r), cut(r.URL.Path), hint))
 	})
 	return m
 }

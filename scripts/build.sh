@@ -30,9 +30,11 @@ fi
 if [ -z "$TRUST" ]; then
   TRUST=.tenure/issuer/issuer.pub
   if [ ! -f "$TRUST" ]; then
-    [ -x "$BIN/tenure-issuer" ] ||
+    [ -d issuer/cmd/tenure-issuer ] ||
       die "no TRUST file and no development key $TRUST; pass TRUST=FILE (issuer verifier keys, one a line) or add the issuer (issuer/cmd/tenure-issuer) so the build can make one"
-    "$BIN/tenure-issuer" keygen --name tenure-dev --dir .tenure/issuer
+    # Run for this machine: $BIN/tenure-issuer may be built for another
+    # (GOARCH=arm64 make build).
+    env -u GOOS -u GOARCH "$GO" run ./issuer/cmd/tenure-issuer keygen --name tenure-dev --dir .tenure/issuer
     [ -f "$TRUST" ] || die "tenure-issuer keygen did not write $TRUST"
     echo "build: made the development issuer key in .tenure/issuer (never ship it)"
   fi
@@ -67,10 +69,17 @@ if [ -d wasm/cmd/tenure ]; then
   trap 'rm -f "$overlay"' EXIT
   printf '{"Replace":{"%s":"%s"}}\n' "$root/wasm/module/validator-reactor.wasm" "$reactor" >"$overlay"
   sum=$(sha256sum "$reactor" | cut -d' ' -f1)
+  echo "$sum" >"$reactor.sha256" # the pin for hosts that load the module from a file
   "$GO" build -trimpath -overlay "$overlay" -ldflags "-s -w -X $mod/wasm.moduleSHA256=$sum" -o "$BIN/tenure" ./wasm/cmd/tenure
 fi
 
-echo "build: trusting $(grep -cv '^[[:space:]]*\(#.*\)\?$' "$TRUST") issuer key(s) from $TRUST${FLOOR:+, clock floor $FLOOR}"
+echo "build: trusting $(grep -cv '^[[:space:]]*\(#.*\)\?$' "$TRUST") issuer key(s) from $TRUST${FLOOR:+, clock floor $FLOOR}:"
+# name+hash of each, as a refusal by the validator names them
+grep -v '^[[:space:]]*\(#.*\)\?$' "$TRUST" | while read -r key rest; do
+  tail=${key#*+}
+  echo "  ${key%%+*}+${tail%%+*}${rest:+ $rest}"
+done
+echo "build: ${GOOS:-$("$GO" env GOOS)}/${GOARCH:-$("$GO" env GOARCH)} binaries"
 size "$BIN/validator.wasm"
 size "$BIN/validator-reactor.wasm"
 for f in tenure tenure-issuer; do

@@ -24,7 +24,7 @@ func (c *call) installReset(s *snapshot, text []byte) int {
 	}
 	r, err := engine.OpenClockReset(text, trust)
 	if err != nil {
-		return c.fail(1, "clock reset refused: %v", explainReset(err))
+		return c.fail(1, "clock reset refused: %v", explainReset(err, c.a.cfg.Trust))
 	}
 	if i := slices.IndexFunc(s.resets, func(e *event) bool { return e.Clock.Nonce == r.Nonce }); i >= 0 {
 		e := s.resets[i]
@@ -116,12 +116,12 @@ func (c *call) answers(s *snapshot, r *engine.ClockReset) (requestFact, error) {
 }
 
 // explainReset says why a reset did not open, and what to do.
-func explainReset(err error) error {
+func explainReset(err error, trust *engine.Trust) error {
 	if u, ok := errors.AsType[*engine.UntrustedError](err); ok {
 		if !u.NotAfter.IsZero() {
 			return fmt.Errorf("signed by a retired issuer key (%s) after its not-after date %s; ask the vendor for a reset signed with a current key", strings.Join(u.Signers, ", "), u.NotAfter.Format(engine.TimeFormat))
 		}
-		return fmt.Errorf("signed by an unknown key (%s); only the vendor's issuer keys can reset the clock", strings.Join(u.Signers, ", "))
+		return fmt.Errorf("signed by an unknown key (%s), and this validator trusts %s; only the vendor's issuer keys can reset the clock", signerIDs(u), trustedIDs(trust))
 	}
 	if errors.Is(err, engine.ErrBadSignature) {
 		return errors.New("it was altered: its signature does not verify; ask the vendor for the file again")

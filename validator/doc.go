@@ -101,8 +101,10 @@
 // # Platforms, backup and restore
 //
 // Each platform the state runs on gets its own trial event; licenses count
-// only on the platform they were issued for (a majority of its components by
-// default, so a replaced NIC keeps them). `backup` prints the whole state
+// only on the platform they were issued for (by default every class of its
+// components but one, and at least two, so a replaced NIC keeps them; see
+// engine.MatchPlatform). `platform` shows the components the host passes
+// and how each license matches them, and writes nothing. `backup` prints the whole state
 // encrypted with age to a passphrase (scrypt); `restore` on a matching platform
 // resumes the appliance, and on another platform makes a new appliance (id,
 // device key, age identity) whose trial starts then, keeping the old licenses

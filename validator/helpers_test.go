@@ -16,7 +16,7 @@ import (
 
 const (
 	platformA = `{"machine_id":"m-aaaa","dmi_uuid":"u-aaaa","mac:eth0":"52:54:00:00:00:0a"}`
-	// platformA2 is platform A with its NIC replaced: still a majority.
+	// platformA2 is platform A with its NIC replaced: two classes of three.
 	platformA2 = `{"machine_id":"m-aaaa","dmi_uuid":"u-aaaa","mac:eth0":"52:54:00:00:00:ff"}`
 	platformB  = `{"machine_id":"m-bbbb","dmi_uuid":"u-bbbb","mac:eth0":"52:54:00:00:00:0b"}`
 )

@@ -34,7 +34,7 @@ func (a *Appliance) open(s *snapshot, text []byte) opened {
 		}
 	}
 	if o.err != nil {
-		o.err = explainOpen(o.err, a.cfg.Trust == nil)
+		o.err = explainOpen(o.err, a.cfg.Trust)
 	}
 	a.licCache[sum] = o
 	return o
@@ -56,8 +56,27 @@ var nobodyTrust = sync.OnceValue(func() *engine.Trust {
 // TRUST: licenses still open, so their details are listed, and are inactive.
 func nobody() *engine.Trust { return nobodyTrust() }
 
+// signerIDs names the keys that signed a document no trusted key admits,
+// with their hashes: two keys may share a name (every development key is
+// tenure-dev).
+func signerIDs(u *engine.UntrustedError) string {
+	if len(u.Keys) > 0 {
+		return strings.Join(u.Keys, ", ")
+	}
+	return strings.Join(u.Signers, ", ")
+}
+
+// trustedIDs names the keys this validator trusts, with their hashes.
+func trustedIDs(trust *engine.Trust) string {
+	if trust == nil {
+		return "no key"
+	}
+	return strings.Join(trust.IDs(), ", ")
+}
+
 // explainOpen turns an engine error into a reason a person can act on.
-func explainOpen(err error, noTrust bool) error {
+func explainOpen(err error, trust *engine.Trust) error {
+	noTrust := trust == nil
 	switch {
 	case errors.Is(err, engine.ErrSealedElsewhere):
 		return errors.New("sealed to another appliance: this license was made for another appliance's request; make a request here with `tenure request` and ask the vendor for a license for it")
@@ -69,7 +88,7 @@ func explainOpen(err error, noTrust bool) error {
 			return fmt.Errorf("signed by a retired issuer key (%s): issued %s, after its key's not-after date %s; ask the vendor to reissue it with a current key",
 				strings.Join(u.Signers, ", "), u.Issued.Format(engine.TimeFormat), u.NotAfter.Format(engine.TimeFormat))
 		}
-		return fmt.Errorf("signed by an unknown key (%s): ask the vendor for a license signed by a key this validator trusts, or update the validator", strings.Join(u.Signers, ", "))
+		return fmt.Errorf("signed by an unknown key (%s), and this validator trusts %s: ask the vendor for a license signed by a key it trusts, or rebuild the validator trusting the issuer's keys (`make build TRUST=FILE`)", signerIDs(u), trustedIDs(trust))
 	}
 	switch {
 	case errors.Is(err, engine.ErrBadSignature):

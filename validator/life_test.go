@@ -212,6 +212,15 @@ func TestRefusals(t *testing.T) {
 	})
 	stranger := newIssuer(t, "tenure-issuer-stranger")
 	_, unknown := stranger.license(t, lrf, "IC-1", "2026-01-05", "2027-01-05", "2026-01-05T10:00:00Z", nil)
+	// Another key of the same name as the trusted one (every development
+	// key is called tenure-dev): the refusal tells them apart by hash.
+	twin := newIssuer(t, "tenure-issuer-test")
+	_, sameName := twin.license(t, lrf, "IC-1", "2026-01-05", "2027-01-05", "2026-01-05T10:00:00Z", nil)
+	keyID := func(vkey string) string {
+		name, rest, _ := strings.Cut(vkey, "+")
+		hash, _, _ := strings.Cut(rest, "+")
+		return name + "+" + hash
+	}
 
 	for _, tc := range []struct {
 		name, license string
@@ -223,7 +232,8 @@ func TestRefusals(t *testing.T) {
 		{"bound to another platform", otherPlatform, cfg, "bound to another platform"},
 		{"tampered file", tampered, cfg, "damaged or altered"},
 		{"needs newer software", newer, cfg, "needs software >= 0.41.0"},
-		{"unknown key", unknown, cfg, "signed by an unknown key"},
+		{"unknown key", unknown, cfg, "signed by an unknown key (" + keyID(stranger.vkey) + "), and this validator trusts " + keyID(is.vkey)},
+		{"a key of the same name", sameName, cfg, "signed by an unknown key (" + keyID(twin.vkey) + "), and this validator trusts " + keyID(is.vkey)},
 		{"key past not-after", good, &Config{Dir: cfg.Dir, Trust: is.trust(t, " not-after=2026-01-01"), Product: cfg.Product}, "after its key's not-after date"},
 		{"no trusted key", good, &Config{Dir: cfg.Dir, Product: cfg.Product}, "built without a trusted issuer key"},
 		{"not a license", "hello\n", cfg, "damaged or altered"},

@@ -26,20 +26,21 @@ func (c *call) request(args []string) int {
 		return c.fail(2, "%v", err)
 	}
 	r := &engine.Request{
-		Appliance:  s.app.ID,
-		Platform:   c.plat,
-		Product:    s.app.Product,
-		Version:    c.version,
-		DeviceKey:  s.verifier,
-		Recipient:  s.identity.Recipient().String(),
-		TrialStart: st.Trial.Started,
-		FirstUse:   s.firstUse,
-		Mode:       st.State,
-		Installed:  installed(s),
-		Sequence:   c.nextSequence(s),
-		Created:    st.At,
-		Nonce:      nonce,
-		History:    s.hist.trail(len(s.hist.events)),
+		Appliance:   s.app.ID,
+		Platform:    c.plat,
+		Product:     s.app.Product,
+		ProductHash: c.a.cfg.Product.SHA256,
+		Version:     c.version,
+		DeviceKey:   s.verifier,
+		Recipient:   s.identity.Recipient().String(),
+		TrialStart:  st.Trial.Started,
+		FirstUse:    s.firstUse,
+		Mode:        st.State,
+		Installed:   installed(s),
+		Sequence:    c.nextSequence(s),
+		Created:     st.At,
+		Nonce:       nonce,
+		History:     s.hist.trail(len(s.hist.events)),
 	}
 	if st.Grace != nil && st.State == engine.ModeGrace {
 		g := st.Grace.Started

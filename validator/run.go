@@ -94,6 +94,7 @@ func init() {
 	commands["backup"] = command{run: (*call).backup}
 	commands["restore"] = command{run: (*call).restore}
 	commands["help"] = command{run: (*call).help, plain: true}
+	commands["version"] = command{run: (*call).buildVersion, plain: true}
 }
 
 // Run runs one invocation. Calls are serialised; the host serialises writers
@@ -413,6 +414,18 @@ func (c *call) nonce() (string, error) {
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// buildVersion prints the product this validator was built with and the
+// SHA-256 of its file, which LRFs carry and the issuer's GET /v1/products
+// lists, so both sides can be seen to agree.
+func (c *call) buildVersion(args []string) int {
+	if len(args) > 0 {
+		return c.usageError("version", errors.New("no arguments"))
+	}
+	p := c.a.cfg.Product
+	c.printf("product %s (%s) sha256 %s\n", p.ID, p.Name, p.SHA256)
+	return 0
+}
 
 func (c *call) help([]string) int {
 	c.out.WriteString(usage)

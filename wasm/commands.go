@@ -41,6 +41,11 @@ func (v *Validator) Call(ctx context.Context, args []string, stdin string) (Resp
 }
 
 func (v *Validator) call(ctx context.Context, args []string, stdin string, extra map[string]string) (Response, error) {
+	if len(args) > 0 && args[0] == "platform" && v.sources != nil {
+		// Only `platform` shows where the components came from: the other
+		// commands' requests stay as short as ever.
+		extra = v.sources
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	out, err := v.exchange(ctx, args, stdin, extra)
@@ -125,6 +130,21 @@ func (v *Validator) status(ctx context.Context, args ...string) (*engine.Status,
 		return nil, fmt.Errorf("the validator module printed a status that does not parse: %w", err)
 	}
 	return &s, nil
+}
+
+// Platform reports the platform components the host supplies (name, where
+// each came from, hash) and how each installed license matches them, as
+// `tenure platform --json` prints it.
+func (v *Validator) Platform(ctx context.Context) (*engine.PlatformReport, error) {
+	out, err := v.run(ctx, "", nil, "platform", "--json")
+	if err != nil {
+		return nil, err
+	}
+	var r engine.PlatformReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return nil, fmt.Errorf("the validator module printed a platform report that does not parse: %w", err)
+	}
+	return &r, nil
 }
 
 // Check reports whether feature may be used now.

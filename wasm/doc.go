@@ -46,11 +46,34 @@
 //
 // # The platform
 //
-// A license is bound to the platform's components. [Options.Platform] gives
-// them; when nil, [Facts] reads the machine's own on Linux: /etc/machine-id,
-// the DMI product UUID (root only; skipped otherwise) and the hardware
-// address of each network device. The tenure CLI's precedence is --platform
-// FILE, then $TENURE_PLATFORM, then [Facts] (see [Platform]).
+// A license is bound to the platform's components, matched class by class:
+// a class (the part of a component's name before its first ':' or '_')
+// matches when any of its components does, and a license holds when every
+// class it carries but one matches, and at least two. [Options.Platform]
+// gives the components; when nil, [Facts] reads the machine's own on Linux,
+// as independent of each other as the machine allows:
+//
+//   - machine_id (class machine): /etc/machine-id;
+//   - dmi_uuid (dmi, the board): the DMI product UUID, root only;
+//   - mac:ADDRESS (mac, the network): every NIC with a device and its own
+//     address (addr_assign_type 0), named by that address, so a renamed NIC
+//     is the same NIC; read from sysfs, so a private network namespace that
+//     keeps the machine's sysfs still sees it;
+//   - mac:IFNAME (mac): the names hosts used before Revision 2, so that the
+//     licenses they were issued keep matching;
+//   - disk:wwid and disk:serial (disk): the disk that holds the state, when
+//     it is not the disk /etc/machine-id is on (there it would count the
+//     same evidence twice, and a moved disk would keep its license).
+//
+// With three or more classes a replaced NIC, a NIC in a namespace of its
+// own, a replaced disk and a moved VM keep the license and a clone or a
+// moved disk does not; with fewer (a VM without readable DMI, a container),
+// those look alike, and the operator supplies a stable identity instead.
+// Every read is bounded (regular files only, a page each), so odd sysfs
+// contents never hang the host. The tenure CLI's precedence is --platform
+// FILE, then $TENURE_PLATFORM, then [Facts] (see [Platform]);
+// [Options.Sources] says where each component came from, which
+// [Validator.Platform] (`tenure platform`) reports.
 //
 // # Exit codes
 //

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ModuleFile is the name of the validator reactor, embedded from the folder
@@ -90,4 +91,39 @@ func verifyModule(module []byte, source string) error {
 		return fmt.Errorf("refusing the validator module %s: its SHA-256 is %s, but this tenure was built with %s; install the validator-reactor.wasm that came with this tenure, or rebuild both with `make build`", source, got, moduleSHA256)
 	}
 	return nil
+}
+
+// EnvModuleSHA256 is the pin of the module $TENURE_MODULE names, for hosts
+// that load it from a file ([PinnedModule]).
+const EnvModuleSHA256 = "TENURE_MODULE_SHA256"
+
+// PinnedModule reads the validator reactor at path and checks it against
+// sum, the hex SHA-256 it must have; with sum empty, against the file
+// path+".sha256" that `make build` writes beside the module. A module with
+// no pin is refused: whoever can replace the file could otherwise unlock
+// the appliance with a module of their own. Pass the result as
+// [Options.Module].
+func PinnedModule(path, sum string) ([]byte, error) {
+	if sum == "" {
+		b, err := os.ReadFile(path + ".sha256")
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("refusing the validator module %s: it is not pinned; set $%s to its SHA-256, or keep the %s.sha256 file `make build` writes beside it", path, EnvModuleSHA256, filepath.Base(path))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("failed to read the pin of the validator module: %w", err)
+		}
+		sum = strings.TrimSpace(string(b))
+	}
+	if len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
+		return nil, fmt.Errorf("the pin of the validator module %s is not a SHA-256 in lower-case hex: %q", path, sum)
+	}
+	module, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the validator module: %w", err)
+	}
+	got := sha256.Sum256(module)
+	if hex.EncodeToString(got[:]) != sum {
+		return nil, fmt.Errorf("refusing the validator module %s: its SHA-256 is %x, and it is pinned to %s", path, got, sum)
+	}
+	return module, nil
 }

@@ -3,6 +3,7 @@ package wasm
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -22,26 +23,60 @@ func ParsePlatform(text []byte) (map[string]string, error) {
 	return m, nil
 }
 
+// maxPlatformFile bounds a platform file: 32 components of 64-byte names and
+// values fit many times over.
+const maxPlatformFile = 64 << 10
+
 // Platform picks the platform by the CLI's precedence: the file (if named),
-// else $TENURE_PLATFORM, else the machine's own [Facts].
-func Platform(file string) (map[string]string, error) {
+// else $TENURE_PLATFORM, else the machine's own [Facts] for the state
+// directory state. It returns the raw values and where each came from, for
+// [Options.Platform] and [Options.Sources].
+func Platform(file, state string) (values, sources map[string]string, err error) {
 	if file != "" {
-		b, err := os.ReadFile(file)
+		m, err := readPlatformFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("failed to read the platform file: %w", err)
+			return nil, nil, err
 		}
-		m, err := ParsePlatform(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		return m, nil
+		return m, sourced(m, "--platform "+file), nil
 	}
 	if s := os.Getenv(abi.EnvPlatform); strings.TrimSpace(s) != "" {
 		m, err := ParsePlatform([]byte(s))
 		if err != nil {
-			return nil, fmt.Errorf("$%s: %w", abi.EnvPlatform, err)
+			return nil, nil, fmt.Errorf("$%s: %w", abi.EnvPlatform, err)
 		}
-		return m, nil
+		return m, sourced(m, "$"+abi.EnvPlatform), nil
 	}
-	return Facts()
+	return Facts(state)
+}
+
+// readPlatformFile reads a platform file, such as a mounted secret (a
+// symlink into the secret's current version, which is followed) or a pipe
+// (--platform <(...)), at most maxPlatformFile of it.
+func readPlatformFile(file string) (map[string]string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the platform file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPlatformFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the platform file %s: %w", file, err)
+	}
+	if len(b) > maxPlatformFile {
+		return nil, fmt.Errorf("the platform file %s is over %d bytes; it holds one JSON object of component name to raw value", file, maxPlatformFile)
+	}
+	m, err := ParsePlatform(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return m, nil
+}
+
+// sourced says that every component of m came from source.
+func sourced(m map[string]string, source string) map[string]string {
+	s := make(map[string]string, len(m))
+	for name := range m {
+		s[name] = source
+	}
+	return s
 }

@@ -19,6 +19,11 @@ type Options struct {
 	// Platform is the platform as raw component values (name to value, such
 	// as "machine_id" or "mac:eth0"). Nil means the machine's own [Facts].
 	Platform map[string]string
+	// Sources says where each component of Platform came from (a file, a
+	// variable), for `tenure platform`; the module shows a component
+	// without one as from $TENURE_PLATFORM. With a nil Platform, the
+	// sources are the files [Facts] read.
+	Sources map[string]string
 	// Now is the time the module sees instead of the system clock, as
 	// RFC 3339 or a date; "" is the system clock. The module's rollback
 	// guard applies either way.
@@ -40,7 +45,8 @@ type Validator struct {
 	platform string // the platform as the JSON the module reads
 	module   wazeroModule
 	lock     *dirLock
-	env      abi.Env // the environment every request carries
+	env      abi.Env           // the environment every request carries
+	sources  map[string]string // what `platform` adds to it: where each component came from
 
 	live  *instance // kept from call to call; nil after a trap
 	req   []byte    // the request being sent
@@ -66,10 +72,10 @@ func Open(ctx context.Context, opts Options) (*Validator, error) {
 			return nil, fmt.Errorf("the state directory %s is open to other users (%v) and cannot be made private: %w", opts.State, fi.Mode().Perm(), err)
 		}
 	}
-	platform := opts.Platform
+	platform, sources := opts.Platform, opts.Sources
 	if platform == nil {
 		var err error
-		if platform, err = Facts(); err != nil {
+		if platform, sources, err = Facts(opts.State); err != nil {
 			return nil, err
 		}
 	}
@@ -106,6 +112,14 @@ func Open(ctx context.Context, opts Options) (*Validator, error) {
 	v := &Validator{
 		state: opts.State, platform: string(pj), module: wazeroModule{rt, compiled},
 		lock: lock, env: abi.NewEnv(env),
+	}
+	if len(sources) > 0 {
+		sj, err := json.Marshal(sources)
+		if err != nil {
+			lock.close()
+			return nil, fmt.Errorf("failed to encode the platform's sources: %w", err)
+		}
+		v.sources = map[string]string{abi.EnvPlatformSources: string(sj)}
 	}
 	if v.live, err = v.module.start(ctx, v.state); err != nil {
 		lock.close()

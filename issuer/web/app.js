@@ -169,6 +169,7 @@
       const { body } = await api('GET', 'v1/contracts/' + encodeURIComponent(a.contract), a.token);
       renderContract(body);
       shown = a;
+      loadLedger(a);
     } catch (e) {
       if (!(e instanceof Problem)) throw e;
       showError(fieldFor(e.problem, 'contract'), e.problem.title, e.problem.detail);
@@ -182,6 +183,7 @@
     try {
       const { body } = await api('GET', 'v1/contracts/' + encodeURIComponent(shown.contract), shown.token);
       renderContract(body);
+      loadLedger(shown);
     } catch (e) {
       if (!(e instanceof Problem)) throw e;
       showError(fieldFor(e.problem, 'contract'), e.problem.title, e.problem.detail);
@@ -204,6 +206,37 @@
     return 'active';
   }
 
+  // renderFeatures shows a contract's features as chips, in the product's
+  // own names: with the product catalog (every loaded version of it), the
+  // features the contract does not include are shown too, set apart.
+  function renderFeatures(c, products) {
+    const feats = $('c-features');
+    feats.textContent = '';
+    const catalog = new Set();
+    for (const p of products || []) {
+      if (p.id === c.product) for (const f of p.features || []) catalog.add(f);
+    }
+    const included = new Set(c.features || []);
+    const all = [...new Set([...included, ...catalog])].sort();
+    for (const f of all) {
+      const li = document.createElement('li');
+      li.textContent = f;
+      if (!included.has(f) && included.size) {
+        li.className = 'off';
+        li.title = 'in the product ' + c.product + ', not in this contract';
+      } else {
+        li.title = 'in this contract';
+      }
+      feats.append(li);
+    }
+    if (!included.size) {
+      const li = document.createElement('li');
+      li.className = 'none';
+      li.textContent = 'the tier\'s features';
+      feats.prepend(li);
+    }
+  }
+
   function renderContract(v) {
     const c = v.contract;
     $('c-id').textContent = c.id;
@@ -223,19 +256,10 @@
     $('c-meter').value = used;
     $('c-seats').textContent = used + ' of ' + c.appliances + ' used, ' + free + ' free';
 
-    const feats = $('c-features');
-    feats.textContent = '';
-    for (const f of c.features || []) {
-      const li = document.createElement('li');
-      li.textContent = f;
-      feats.append(li);
-    }
-    if (!feats.children.length) {
-      const li = document.createElement('li');
-      li.className = 'none';
-      li.textContent = 'the tier\'s features';
-      feats.append(li);
-    }
+    renderFeatures(c, null);
+    // The product's own catalog, from the public list of the products this
+    // issuer loads: the contract's features, and the product's others.
+    api('GET', 'v1/products').then(({ body }) => renderFeatures(c, body.products || []), () => {});
 
     const limits = $('c-limits').tBodies[0];
     limits.textContent = '';
@@ -279,6 +303,85 @@
     drawTimeline($('c-timeline'), sorted, now);
 
     $('contract-view').hidden = false;
+  }
+
+  // ---- the contract's ledger ---------------------------------------------
+
+  // The API lists the ledger oldest first, a page at a time (?after= the
+  // previous page's next); the page shows it newest first. loadLedger
+  // follows the cursors to the last page, keeping only where each page
+  // starts, and shows that one; "Show older entries" goes back a page at a
+  // time. A newer load (after an activation or a release) replaces an older
+  // one still under way.
+  const LEDGER_PAGE = 100;
+  const LEDGER_WALK = 10000; // pages followed at most, a million entries
+  let ledger = { gen: 0, access: null, starts: [], shown: 0 };
+
+  async function ledgerPage(a, after) {
+    let path = 'v1/contracts/' + encodeURIComponent(a.contract) + '/ledger?limit=' + LEDGER_PAGE;
+    if (after) path += '&after=' + encodeURIComponent(after);
+    const { body } = await api('GET', path, a.token);
+    return body;
+  }
+
+  async function loadLedger(a) {
+    const gen = ++ledger.gen;
+    try {
+      const starts = [''];
+      let page = await ledgerPage(a, '');
+      while (page.next && starts.length < LEDGER_WALK) {
+        if (gen !== ledger.gen) return;
+        starts.push(page.next);
+        page = await ledgerPage(a, page.next);
+      }
+      if (gen !== ledger.gen) return;
+      ledger = { gen, access: a, starts, shown: starts.length - 1 };
+      const rows = $('c-ledger').tBodies[0];
+      rows.textContent = '';
+      appendLedger(page.entries || []);
+      if (!rows.rows.length) emptyRow(rows, 7, 'Nothing is recorded yet.');
+      $('ledger-more').hidden = ledger.shown === 0;
+    } catch (e) {
+      if (!(e instanceof Problem)) throw e;
+      if (gen === ledger.gen) showError('general', e.problem.title, e.problem.detail);
+    }
+  }
+
+  async function olderLedger() {
+    const { gen, access: a } = ledger;
+    if (!a || ledger.shown === 0) return;
+    const button = $('ledger-more');
+    busy(button, true);
+    try {
+      const page = await ledgerPage(a, ledger.starts[ledger.shown - 1]);
+      if (gen !== ledger.gen) return;
+      ledger.shown--;
+      appendLedger(page.entries || []);
+      button.hidden = ledger.shown === 0;
+    } catch (e) {
+      if (!(e instanceof Problem)) throw e;
+      showError('general', e.problem.title, e.problem.detail);
+    } finally {
+      busy(button, false);
+    }
+  }
+
+  // appendLedger adds a page of entries (oldest first, as the API lists
+  // them) below the rows shown, newest first.
+  function appendLedger(entries) {
+    const rows = $('c-ledger').tBodies[0];
+    for (const e of entries.slice().reverse()) {
+      const tr = document.createElement('tr');
+      tr.dataset.entry = e.id;
+      cell(tr, day(e.at));
+      cell(tr, e.action);
+      cell(tr, e.outcome, 'outcome-' + e.outcome);
+      cell(tr, String(e.status), 'num');
+      cell(tr, e.appliance || '', 'mono');
+      cell(tr, e.license || '', 'mono');
+      cell(tr, e.detail || '', 'detail');
+      rows.append(tr);
+    }
   }
 
   function emptyRow(tbody, span, text) {
@@ -461,6 +564,7 @@
     $('activate-form').addEventListener('submit', activate);
     $('release-form').addEventListener('submit', release);
     $('refresh').addEventListener('click', refreshContract);
+    $('ledger-more').addEventListener('click', olderLedger);
     $('download').addEventListener('click', (e) => { if (!downloadURL) e.preventDefault(); });
     document.documentElement.classList.add('ready');
   }

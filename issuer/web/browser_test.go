@@ -33,7 +33,9 @@ const chromiumPath = "/usr/bin/chromium"
 // tampered LRF and an LRF from an appliance whose clock ran ahead are
 // refused on the page (the last with the advice to ask for a clock reset); the real LRF's license downloads,
 // installs on the appliance and makes it licensed; the appliance's release
-// receipt frees the seat. Screenshots land in screenshots/ at the root.
+// receipt frees the seat. The contract's ledger shows each step, newest
+// first, its older page on request. Screenshots land in screenshots/ at the
+// root.
 func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the issuer, the validator and the CLI, and runs chromium")
@@ -56,6 +58,22 @@ func TestBrowser(t *testing.T) {
 
 	srv := startIssuer(t, issuerBin, data)
 	token := srv.createContract(t, "IC-7001", 2)
+	// More than a page of the page's ledger (100 entries): the contract's
+	// token sent for another contract, each 403 recorded in IC-7001's own
+	// ledger.
+	srv.createContract(t, "IC-7002", 1)
+	for range 120 {
+		req, _ := http.NewRequest("GET", srv.url+"/v1/contracts/IC-7002", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("IC-7001's token on IC-7002: %d, want 403", resp.StatusCode)
+		}
+	}
 
 	// The appliance, and its LRF.
 	state := filepath.Join(tmp, "state")
@@ -142,7 +160,7 @@ func TestBrowser(t *testing.T) {
 	if view.Contract.Used != 0 || len(view.Appliances) != 1 || view.Appliances[0].Released == nil {
 		t.Fatalf("after the release the issuer has %+v, want the seat free", view)
 	}
-	for _, name := range []string{"activation.png", "contract.png", "refusal.png", "refusal-clock.png", "refusal-token.png", "release.png"} {
+	for _, name := range []string{"activation.png", "contract.png", "ledger.png", "refusal.png", "refusal-clock.png", "refusal-token.png", "release.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() == 0 {
 			t.Errorf("no screenshot %s: %v", name, err)
 		}
@@ -393,12 +411,12 @@ func (p *issuerProc) get(t *testing.T, path string, out any) {
 	p.do(t, "GET", path, "", http.StatusOK, out)
 }
 
-// createContract orders a contract of the edge product's pro tier and
-// returns its token.
+// createContract orders a contract of the edge product's pro tier, without
+// its feature peering, and returns its token.
 func (p *issuerProc) createContract(t *testing.T, id string, seats int) string {
 	t.Helper()
 	body := fmt.Sprintf(`{"customer":"ACME Networks","product":"edge","tier":"pro","kind":"commercial",`+
-		`"features":["monitoring","peering","scion","vpn"],"limits":{"peering_tunnels":100,"vpn_users":250},`+
+		`"features":["monitoring","scion","vpn"],"limits":{"peering_tunnels":100,"vpn_users":250},`+
 		`"appliances":%d,"term_months":12,"change":"order","status":"active"}`, seats)
 	var created struct{ Token string }
 	p.do(t, "PUT", "/v1/contracts/"+id, body, http.StatusCreated, &created)

@@ -216,12 +216,13 @@ func TestPage(t *testing.T) {
 		}
 	}
 	for _, id := range []string{`id="contract"`, `id="token" name="token" type="password"`, `id="lrf"`, `id="effective"`, `type="date"`,
-		`id="receipt"`, `id="contract-error"`, `id="token-error"`, `id="lrf-error"`, `id="effective-error"`, `id="receipt-error"`} {
+		`id="receipt"`, `id="contract-error"`, `id="token-error"`, `id="lrf-error"`, `id="effective-error"`, `id="receipt-error"`,
+		`id="c-ledger"`, `id="ledger-more"`} {
 		if !strings.Contains(html, id) {
 			t.Errorf("the page has no %s", id)
 		}
 	}
-	for _, call := range []string{`'v1/activations'`, `'v1/releases'`, `'v1/contracts/'`, `sessionStorage`} {
+	for _, call := range []string{`'v1/activations'`, `'v1/releases'`, `'v1/contracts/'`, `'/ledger?limit='`, `sessionStorage`} {
 		if !strings.Contains(bodies["/app.js"], call) {
 			t.Errorf("app.js does not use %s", call)
 		}
@@ -273,7 +274,7 @@ func TestAPINoCORS(t *testing.T) {
 	const origin = "https://evil.example"
 	contract := `{"customer":"ACME Networks","product":"edge","tier":"pro","kind":"commercial","features":["scion","vpn"],` +
 		`"limits":{"vpn_users":250},"appliances":1,"term_months":12,"change":"order","status":"active"}`
-	resp, body := send(t, "PUT", srv.URL+"/v1/contracts/IC-7001", map[string]string{"Authorization": "Bearer " + admin, "Origin": origin}, contract)
+	resp, body := send(t, "PUT", srv.URL+"/v1/contracts/IC-7001", map[string]string{"Authorization": "Bearer " + admin, "Origin": origin, "Content-Type": "application/json"}, contract)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("PUT contract: %d %s", resp.StatusCode, body)
 	}
@@ -331,7 +332,7 @@ func TestClockAheadAdvice(t *testing.T) {
 	srv, admin := newIssuer(t)
 	contract := `{"customer":"ACME Networks","product":"edge","tier":"pro","kind":"commercial","features":["scion","vpn"],` +
 		`"limits":{"vpn_users":250},"appliances":1,"term_months":12,"change":"order","status":"active"}`
-	resp, body := send(t, "PUT", srv.URL+"/v1/contracts/IC-7001", map[string]string{"Authorization": "Bearer " + admin}, contract)
+	resp, body := send(t, "PUT", srv.URL+"/v1/contracts/IC-7001", map[string]string{"Authorization": "Bearer " + admin, "Content-Type": "application/json"}, contract)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("PUT contract: %d %s", resp.StatusCode, body)
 	}

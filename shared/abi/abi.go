@@ -22,6 +22,9 @@ const (
 	EnvPlatform   = "TENURE_PLATFORM"   // the platform: a JSON object of component name to raw value
 	EnvVersion    = "TENURE_VERSION"    // the software version, when upgraded since init
 	EnvPassphrase = "TENURE_PASSPHRASE" // the backup passphrase, for hosts that embed the module
+	// EnvPlatformSources is optional: a JSON object of component name to
+	// where the host read it (a file, a variable), which `platform` shows.
+	EnvPlatformSources = "TENURE_PLATFORM_SOURCES"
 )
 
 // A Request is one invocation: the CLI words, the environment the validator

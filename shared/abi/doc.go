@@ -27,8 +27,9 @@
 //	 "stdin": ""}
 //
 // args are the words of the tenure CLI (see [Usage]), env the variables of
-// [EnvNow], [EnvPlatform], [EnvVersion] and [EnvPassphrase], stdin the
-// command's standard input. A [Response] is
+// [EnvNow], [EnvPlatform], [EnvVersion] and [EnvPassphrase] (and, for
+// `platform` only, the optional [EnvPlatformSources]), stdin the command's
+// standard input. A [Response] is
 //
 //	{"exit": 0, "stdout": "allowed: feature vpn (licensed)\n", "stderr": ""}
 //

@@ -25,6 +25,10 @@ const Commands = `Commands:
   backup --passphrase-file F         print the state, encrypted to the passphrase
                                      on F's first line
   restore --passphrase-file F        read a backup from stdin and restore it
+  platform [--json]                  the platform's components (name, source,
+                                     hash) and how each license matches them
+  version                            print the product this validator enforces
+                                     and the SHA-256 of its product file
 `
 
 // ExitCodes follows the commands: the exit codes, and the passphrase on
@@ -46,6 +50,7 @@ const Examples = `Examples:
   tenure check --limit vpn_users 120
   tenure check --config-change || echo "licence expired: configuration is frozen"
   tenure release L-4k2m9q7x > /media/usb/release.receipt
+  tenure platform --json | jq '.licenses[] | {id, matched, needed, missing}'
   tenure backup --passphrase-file /etc/tenure/backup.pass > edge.backup
   (echo "$PASS"; cat edge.backup) | tenure restore --passphrase-file -
 `
@@ -58,6 +63,8 @@ Environment (the host passes these to the module):
   TENURE_NOW        the time (RFC 3339 or a date), instead of the clock
   TENURE_VERSION    the software version, when upgraded since init
   TENURE_PASSPHRASE the backup passphrase, without --passphrase-file
+  TENURE_PLATFORM_SOURCES  optional: JSON of component name to where the
+                    host read it, which platform shows
 
 ` + Examples
 
@@ -72,6 +79,8 @@ var synopsis = map[string]string{
 	"release":   "tenure release LICENSE_ID",
 	"backup":    "tenure backup --passphrase-file F|-",
 	"restore":   "tenure restore --passphrase-file F|-",
+	"platform":  "tenure platform [--json]",
+	"version":   "tenure version",
 }
 
 // Synopsis returns the usage line of command, for an error that says how to

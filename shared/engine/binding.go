@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 )
 
 // A Binding is what a license must match to count on an appliance.
@@ -25,7 +26,8 @@ func (b Binding) Check(l *License) error {
 		return fmt.Errorf("license is bound to another device key; request a new one with `tenure request`")
 	}
 	if m := MatchPlatform(l.Platform, b.Platform, b.Product.Binding.MinMatch); !m.OK() {
-		return fmt.Errorf("bound to another platform (%s); request a new license with `tenure request` and release the old seat", m)
+		return fmt.Errorf("bound to another platform (%s; differ: %s); `tenure platform` shows each component, or request a new license with `tenure request` and release the old seat",
+			m, strings.Join(unmatchedClasses(l.Platform, b.Platform), ", "))
 	}
 	if l.MinVersion != "" && CompareVersions(b.Version, l.MinVersion) < 0 {
 		return fmt.Errorf("needs software >= %s (this is %s); upgrade the software", l.MinVersion, b.Version)

@@ -50,9 +50,14 @@
 //
 // ([HashComponent]), so every host computes the same value and no raw serial
 // number leaves the appliance. A license carries the hashed components it was
-// issued for; the appliance matches when at least binding.min_match of them
-// are equal, by default a majority ⌊n/2⌋+1 ([MatchPlatform]). A replaced NIC
-// or a moved VM keeps its license; another machine does not.
+// issued for, under their names, and a name says its class: the name up to
+// its first ':' or '_' ([ComponentClass]; machine_id is class machine,
+// dmi_uuid dmi, mac:52:54:00:12:34:56 and mac:eth0 mac, disk:serial disk).
+// A class matches when any of its components is equal on the platform; the
+// appliance matches when at least binding.min_match classes do, by default
+// every class the license carries but one, and at least two
+// ([MatchPlatform]). A replaced NIC, a replaced disk or a moved VM keeps its
+// license; a clone or another machine does not.
 //
 // # Modes
 //

@@ -74,21 +74,24 @@ type License struct {
 // A Request is the body of a tenure.lrf/v1 document, a License Request File:
 // what an appliance says about itself, signed with its device key.
 type Request struct {
-	Appliance  string     `json:"appliance"`
-	Platform   Components `json:"platform"`
-	Product    string     `json:"product"`
-	Version    string     `json:"version"`
-	DeviceKey  string     `json:"device_key"`
-	Recipient  string     `json:"recipient"`
-	TrialStart time.Time  `json:"trial_start"`
-	FirstUse   *time.Time `json:"first_use,omitempty"`
-	Mode       string     `json:"mode"`
-	GraceStart *time.Time `json:"grace_start,omitempty"`
-	Installed  []string   `json:"installed"`
-	Sequence   uint64     `json:"sequence"`
-	Created    time.Time  `json:"created"`
-	Nonce      string     `json:"nonce"`
-	History    *Trail     `json:"history,omitempty"` // absent from validators before the history
+	Appliance string     `json:"appliance"`
+	Platform  Components `json:"platform"`
+	Product   string     `json:"product"`
+	// ProductHash is the SHA-256 of the product file the validator was
+	// built with; absent from validators before Revision 2.
+	ProductHash string     `json:"product_hash,omitempty"`
+	Version     string     `json:"version"`
+	DeviceKey   string     `json:"device_key"`
+	Recipient   string     `json:"recipient"`
+	TrialStart  time.Time  `json:"trial_start"`
+	FirstUse    *time.Time `json:"first_use,omitempty"`
+	Mode        string     `json:"mode"`
+	GraceStart  *time.Time `json:"grace_start,omitempty"`
+	Installed   []string   `json:"installed"`
+	Sequence    uint64     `json:"sequence"`
+	Created     time.Time  `json:"created"`
+	Nonce       string     `json:"nonce"`
+	History     *Trail     `json:"history,omitempty"` // absent from validators before the history
 }
 
 // A Release is the body of a tenure.release/v1 document: an appliance's signed

@@ -42,6 +42,7 @@ var (
 // with errors.Is; callers that tell a person what to do read its fields.
 type UntrustedError struct {
 	Signers  []string  // the names of the keys that signed, trusted or not
+	Keys     []string  // those keys as name+hash, when none is trusted
 	Issued   time.Time // the document's issue time, when NotAfter is set
 	NotAfter time.Time // the retired key's not-after date; zero: no trusted key signed
 }

@@ -19,22 +19,31 @@ func ExampleHashComponent() {
 
 func ExampleMatchPlatform() {
 	raw := map[string]string{
-		"machine_id": "4c4c4544004a3510804bb4c04f565931",
-		"dmi_uuid":   "44454c4c-4a00-1035-804b-b4c04f565931",
-		"mac:eth0":   "00:1b:21:3a:4f:10",
+		"machine_id":            "4c4c4544004a3510804bb4c04f565931",
+		"dmi_uuid":              "44454c4c-4a00-1035-804b-b4c04f565931",
+		"mac:00:1b:21:3a:4f:10": "00:1b:21:3a:4f:10", // the NIC, by its address
+		"mac:eth0":              "00:1b:21:3a:4f:10", // and by its name, as before Revision 2
 	}
 	licensed := engine.HashPlatform("edge", raw)
 
-	raw["mac:eth0"] = "00:1b:21:77:01:02" // the NIC was replaced
+	// The NIC is renamed ens3: its address still names it.
+	delete(raw, "mac:eth0")
+	raw["mac:ens3"] = "00:1b:21:3a:4f:10"
 	m := engine.MatchPlatform(licensed, engine.HashPlatform("edge", raw), 0)
 	fmt.Println(m, m.OK())
 
-	raw["dmi_uuid"] = "11112222-3333-4444-5555-666677778888" // and the board: another machine
-	m = engine.MatchPlatform(licensed, engine.HashPlatform("edge", raw), 0)
+	// A VM cloned from it: a new board UUID and a new NIC, the same image.
+	clone := map[string]string{
+		"machine_id":            "4c4c4544004a3510804bb4c04f565931",
+		"dmi_uuid":              "11112222-3333-4444-5555-666677778888",
+		"mac:52:54:00:9e:01:02": "52:54:00:9e:01:02",
+		"mac:eth0":              "52:54:00:9e:01:02",
+	}
+	m = engine.MatchPlatform(licensed, engine.HashPlatform("edge", clone), 0)
 	fmt.Println(m, m.OK())
 	// Output:
-	// 2 of 3 platform components match, 2 needed true
-	// 1 of 3 platform components match, 2 needed false
+	// 3 of 3 component classes match, 2 needed true
+	// 1 of 3 component classes match, 2 needed false
 }
 
 func ExampleAddMonths() {

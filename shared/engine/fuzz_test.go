@@ -271,6 +271,13 @@ func FuzzParseProduct(f *testing.F) {
 			t.Fatalf("parsed %q, which does not encode: %v", text, err)
 		}
 		again, err := engine.ParseProduct(enc)
+		if err == nil && (again.SHA256 != engine.ProductHash(enc) || p.SHA256 != engine.ProductHash(text)) {
+			t.Fatalf("product hashes %s, %s are not of the files' bytes", p.SHA256, again.SHA256)
+		}
+		// The same policy in other bytes is another version of the file.
+		if err == nil {
+			again.SHA256 = p.SHA256
+		}
 		if err != nil || !reflect.DeepEqual(again, p) {
 			t.Fatalf("parsed %q as %+v; its encoding %q parses as %+v, %v", text, p, enc, again, err)
 		}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -23,6 +25,11 @@ type Product struct {
 	// RestrictedFeatures is "last" (the default: features keep answering
 	// from the mode before restricted) or "deny" (fail closed).
 	RestrictedFeatures string `json:"restricted_features,omitempty"`
+
+	// SHA256 is the hex SHA-256 of the file's exact bytes, set by
+	// [ParseProduct]: what names this version of the product in an LRF and
+	// in the issuer's GET /v1/products.
+	SHA256 string `json:"-"`
 }
 
 // A Tier is a named set of features and limits within a product.
@@ -37,10 +44,12 @@ type TrialPolicy struct {
 	Limits map[string]int64 `json:"limits"`
 }
 
-// BindingPolicy says how many hashed platform components must match.
+// BindingPolicy says how many classes of hashed platform components must
+// match ([MatchPlatform]).
 type BindingPolicy struct {
-	// MinMatch is the number of a license's components that must match;
-	// 0 means a majority, ⌊n/2⌋+1.
+	// MinMatch is the number of a license's component classes that must
+	// match (never more than it carries); 0 means every class but one, and
+	// at least two.
 	MinMatch int `json:"min_match,omitempty"`
 }
 
@@ -67,7 +76,14 @@ func ParseProduct(text []byte) (*Product, error) {
 			}
 		}
 	}
+	p.SHA256 = ProductHash(text)
 	return &p, nil
+}
+
+// ProductHash is the hex SHA-256 of a product file's exact bytes.
+func ProductHash(text []byte) string {
+	sum := sha256.Sum256(text)
+	return hex.EncodeToString(sum[:])
 }
 
 // Defaults of a product that does not set them: the vendor FAQ's 30-day

@@ -41,11 +41,12 @@ func OpenNote(msg []byte, known note.Verifiers) (body []byte, signers []note.Sig
 		var invalid *note.InvalidSignatureError
 		switch {
 		case errors.As(err, &unverified):
-			names := make([]string, 0, len(unverified.Note.UnverifiedSigs))
+			e := &UntrustedError{}
 			for _, s := range unverified.Note.UnverifiedSigs {
-				names = append(names, s.Name)
+				e.Signers = append(e.Signers, s.Name)
+				e.Keys = append(e.Keys, keyID(s.Name, s.Hash))
 			}
-			return nil, nil, &UntrustedError{Signers: names}
+			return nil, nil, e
 		case errors.As(err, &invalid):
 			return nil, nil, fmt.Errorf("%w: the signature of %s does not match the text; the file was altered", ErrBadSignature, invalid.Name)
 		}
@@ -158,6 +159,19 @@ func ParseTrust(text string) (*Trust, error) {
 
 // Verifiers returns the trusted keys as note verifiers.
 func (t *Trust) Verifiers() note.Verifiers { return t.verifiers }
+
+// IDs names the trusted keys as "name+hash" (the hash in hex, as a verifier
+// key writes it), so two keys of one name can be told apart.
+func (t *Trust) IDs() []string {
+	ids := make([]string, len(t.Keys))
+	for i, k := range t.Keys {
+		ids[i] = keyID(k.verifier.Name(), k.verifier.KeyHash())
+	}
+	return ids
+}
+
+// keyID is a key's name and hash as a verifier key starts: name+1a2b3c4d.
+func keyID(name string, hash uint32) string { return fmt.Sprintf("%s+%08x", name, hash) }
 
 // admit returns nil when one of sigs is by a trusted key whose not-after
 // admits a document issued at issued, and otherwise an [*UntrustedError]

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,23 +32,26 @@ func TestScript(t *testing.T) {
 			env.Setenv("XDG_CACHE_HOME", built.cache)
 			env.Setenv("TENURE_STATE", filepath.Join(env.WorkDir, "state"))
 			env.Setenv("ADMIN", "e2e-admin-token-0123456789")
+			env.Setenv("REPO", built.root)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"issuer": issuerCmd,
 			"api":    apiCmd,
 			"field":  fieldCmd,
+			"sha256": sha256Cmd,
+			"holds":  holdsCmd,
 		},
 	})
 }
 
-// issuerCmd starts the issuer: issuer NOW runs tenure-issuer serve with its
-// clock at NOW, on a free loopback port, until the script ends, and sets
-// $ISSUER to its URL. Its data directory holds the key the validator was
-// built to trust.
+// issuerCmd starts the issuer: issuer NOW [NAME=VALUE...] runs
+// tenure-issuer serve with its clock at NOW and those variables, on a free
+// loopback port, until the script ends, and sets $ISSUER to its URL. Its
+// data directory holds the key the validator was built to trust.
 func issuerCmd(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: issuer NOW")
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: issuer NOW [NAME=VALUE...]")
 	}
 	data := ts.MkAbs("issuer-data")
 	ts.Check(os.MkdirAll(data, 0o700))
@@ -56,7 +60,7 @@ func issuerCmd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		ts.Check(os.WriteFile(filepath.Join(data, name), b, 0o600))
 	}
-	url, stop, err := startIssuer(data, ts.Getenv("ADMIN"), args[0], nil)
+	url, stop, err := startIssuer(data, ts.Getenv("ADMIN"), args[0], args[1:])
 	ts.Check(err)
 	ts.Defer(stop)
 	ts.Setenv("ISSUER", url)
@@ -112,7 +116,8 @@ func apiCmd(ts *testscript.TestScript, neg bool, args []string) {
 
 // fieldCmd reads a field of the JSON the last command printed: field PATH
 // FILE writes its value (dotted keys and list indexes, strings as they
-// are) to FILE; field PATH = WANT fails unless the value is WANT.
+// are) to FILE; field PATH = WANT fails unless the value is WANT (@FILE:
+// the file's text).
 func fieldCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 && (len(args) != 3 || args[1] != "=") {
 		ts.Fatalf("usage: field PATH FILE | field PATH = WANT")
@@ -129,7 +134,33 @@ func fieldCmd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(got), 0o600))
 		return
 	}
-	if (got == args[2]) == neg {
-		ts.Fatalf("%s is %q; want %s%q", args[0], got, map[bool]string{true: "not ", false: ""}[neg], args[2])
+	want := args[2]
+	if file, ok := strings.CutPrefix(want, "@"); ok {
+		want = strings.TrimSpace(ts.ReadFile(file))
+	}
+	if (got == want) == neg {
+		ts.Fatalf("%s is %q; want %s%q", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
+
+// sha256Cmd prints the SHA-256 of a file in hex: sha256 FILE.
+func sha256Cmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sha256 FILE")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "%x\n", sha256.Sum256(b))
+}
+
+// holdsCmd fails unless FILE holds the text of PART (trimmed): holds FILE
+// PART.
+func holdsCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: holds FILE PART")
+	}
+	part := strings.TrimSpace(ts.ReadFile(args[1]))
+	if strings.Contains(ts.ReadFile(args[0]), part) == neg {
+		ts.Fatalf("%s does not hold %q", args[0], part)
 	}
 }

@@ -22,7 +22,8 @@ const mod = "github.com/tenurehq/tenure"
 // built is what TestMain made: the binaries, and the issuer key the
 // validator trusts.
 var built struct {
-	bin   string // tenure, tenure-issuer, demo
+	root  string // the module's source
+	bin   string // tenure, tenure-plantlink (built for examples/products/plantlink.product), tenure-issuer, demo
 	keys  string // issuer.key, issuer.pass, issuer.pub
 	cache string // the compiled module, shared by every run of the test
 }
@@ -58,6 +59,7 @@ func build(dir string) error {
 		return fmt.Errorf("go env GOMOD: %w", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
+	built.root = root
 	built.bin = filepath.Join(dir, "bin")
 	built.keys = filepath.Join(dir, "keys")
 	built.cache = filepath.Join(dir, "cache")
@@ -82,31 +84,41 @@ func build(dir string) error {
 	if err != nil {
 		return err
 	}
-	reactor := bin("validator-reactor.wasm")
-	if err := run([]string{"GOOS=wasip1", "GOARCH=wasm"}, "go", "build", "-trimpath", "-buildmode=c-shared",
-		"-ldflags", "-s -w -X "+mod+"/validator.buildTrust="+base64.StdEncoding.EncodeToString(trust),
-		"-o", reactor, "./validator/cmd/validator-reactor"); err != nil {
-		return err
-	}
-	module, err := os.ReadFile(reactor)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(module)
-	overlay, err := json.Marshal(map[string]any{"Replace": map[string]string{
-		filepath.Join(root, "wasm", "module", "validator-reactor.wasm"): reactor,
-	}})
-	if err != nil {
-		return err
-	}
-	overlayFile := filepath.Join(dir, "overlay.json")
-	if err := os.WriteFile(overlayFile, overlay, 0o600); err != nil {
-		return err
-	}
-	if err := run(nil, "go", "build", "-trimpath", "-overlay", overlayFile,
-		"-ldflags", "-s -w -X "+mod+"/wasm.moduleSHA256="+hex.EncodeToString(sum[:]),
-		"-o", bin("tenure"), "./wasm/cmd/tenure"); err != nil {
-		return err
+	// The CLI for the example product, and one for a vendor's own.
+	for _, v := range []struct{ cli, product string }{{"tenure", ""}, {"tenure-plantlink", "examples/products/plantlink.product"}} {
+		ldflags := "-s -w -X " + mod + "/validator.buildTrust=" + base64.StdEncoding.EncodeToString(trust)
+		if v.product != "" {
+			p, err := os.ReadFile(filepath.Join(root, v.product))
+			if err != nil {
+				return err
+			}
+			ldflags += " -X " + mod + "/validator.buildProduct=" + base64.StdEncoding.EncodeToString(p)
+		}
+		reactor := bin(v.cli + "-reactor.wasm")
+		if err := run([]string{"GOOS=wasip1", "GOARCH=wasm"}, "go", "build", "-trimpath", "-buildmode=c-shared",
+			"-ldflags", ldflags, "-o", reactor, "./validator/cmd/validator-reactor"); err != nil {
+			return err
+		}
+		module, err := os.ReadFile(reactor)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(module)
+		overlay, err := json.Marshal(map[string]any{"Replace": map[string]string{
+			filepath.Join(root, "wasm", "module", "validator-reactor.wasm"): reactor,
+		}})
+		if err != nil {
+			return err
+		}
+		overlayFile := filepath.Join(dir, v.cli+"-overlay.json")
+		if err := os.WriteFile(overlayFile, overlay, 0o600); err != nil {
+			return err
+		}
+		if err := run(nil, "go", "build", "-trimpath", "-overlay", overlayFile,
+			"-ldflags", "-s -w -X "+mod+"/wasm.moduleSHA256="+hex.EncodeToString(sum[:]),
+			"-o", bin(v.cli), "./wasm/cmd/tenure"); err != nil {
+			return err
+		}
 	}
 	return run(nil, "go", "build", "-o", bin("demo"), "./scripts/demo")
 }

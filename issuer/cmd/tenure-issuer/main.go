@@ -36,6 +36,11 @@ const usage = `Usage:
     tenure-issuer create-table TABLE
     tenure-issuer clock-ack --reason TEXT [--data DIR]
     tenure-issuer version
+    tenure-issuer contracts [--json]
+    tenure-issuer ledger ID [--json]
+    tenure-issuer anomalies [--contract ID] [--json]
+    tenure-issuer rotate-token ID [--json]
+    tenure-issuer contract put ID FILE [--json]
 
 serve runs the issuer locally. On first start it makes, in DIR (default
 .tenure/issuer): the database issuer.db, a development signing key named
@@ -62,14 +67,37 @@ its next request. It works on TENURE_STORE, or on DIR/issuer.db as serve
 does; a local bolt store must not be open in a running serve (stop it
 first), a DynamoDB one may be.
 
+contracts, ledger, anomalies, rotate-token and contract put are the
+operator's commands: they call a running issuer (--url URL, else
+TENURE_ISSUER_URL) with the admin token (--token-file FILE, else
+TENURE_ADMIN_TOKEN). contracts lists every contract with its seats used;
+ledger ID prints a contract's audit ledger, oldest first; anomalies lists
+copied states, sequence regressions and the like, one row per kind,
+appliance, contract and day, with a count; rotate-token ID gives a contract
+a new token and the old one stops working at once; contract put ID FILE
+creates or changes a contract with the JSON in FILE (- for stdin), the
+whole contract every time. They print tables, or the API's JSON with
+--json, and read every page of a list. A refusal of the issuer is printed
+as one line and exits 1.
+
 With AWS_LAMBDA_RUNTIME_API set (on AWS Lambda) it serves the function's
-events instead, and needs TENURE_STORE and TENURE_KEY_FILE.
+events instead, and needs TENURE_STORE and TENURE_KEY_FILE. There the admin
+token may be kept in AWS Secrets Manager or SSM (TENURE_ADMIN_TOKEN_SECRET,
+instead of TENURE_ADMIN_TOKEN): it is read on the first request whose token
+is no contract's, not at start, and kept; while it cannot be read such
+requests are answered 503 admin-token-unavailable and the next one tries
+again, and contract tokens keep working.
 
 Environment:
     TENURE_STORE                bolt:PATH or dynamodb:TABLE
     TENURE_KEY_FILE             signing keys, comma-separated: key files or kms:KEY?name=NAME
     TENURE_KEY_PASSPHRASE_FILE  the key files' passphrase (default: the .pass beside each key)
     TENURE_ADMIN_TOKEN          the admin bearer token
+    TENURE_ADMIN_TOKEN_SECRET   on Lambda, where the admin token is kept instead: secretsmanager:NAME_OR_ARN
+                                (the secret's string) or ssm:NAME_OR_ARN (a SecureString parameter)
+    TENURE_PRODUCTS             product files, comma-separated, or directories of *.product
+                                (oldest version of a product first); default: the example, edge
+    TENURE_ISSUER_URL           the issuer the operator commands call, such as http://127.0.0.1:8080
     TENURE_NOW                  fixes a local server's (and clock-ack's) clock (RFC 3339 or a date); ignored on Lambda
     AWS_ENDPOINT_URL_DYNAMODB   DynamoDB's endpoint, such as DynamoDB Local's; with AWS_REGION
                                 and the usual AWS credentials, as the AWS SDK reads them
@@ -85,6 +113,12 @@ Examples:
     $ eval "$(bash scripts/dynamodb-local.sh start)"
     $ tenure-issuer create-table tenure-issuer
     $ TENURE_STORE=dynamodb:tenure-issuer tenure-issuer serve
+    $ export TENURE_ISSUER_URL=http://127.0.0.1:8080 TENURE_ADMIN_TOKEN=$(cat .tenure/issuer/admin.token)
+    $ tenure-issuer contract put IC-1042 contract.json
+    $ tenure-issuer contracts
+    $ tenure-issuer ledger IC-1042
+    $ tenure-issuer anomalies --contract IC-1042 --json
+    $ tenure-issuer rotate-token IC-1042
     $ tenure-issuer clock-ack --reason "NTP was down for a month; the clock is right again"
 `
 
@@ -98,11 +132,16 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runContext(ctx, args, stdout, stderr)
+	return runInput(ctx, args, stdin, stdout, stderr)
 }
 
-// runContext is run with the context that ends the server.
+// runContext is run with the context that ends the server, and no input.
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runInput(ctx, args, strings.NewReader(""), stdout, stderr)
+}
+
+// runInput is run with the context that ends the server.
+func runInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
 		return lambda(ctx, stderr)
 	}
@@ -120,17 +159,30 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		err = createTable(ctx, args[1:], stdout)
 	case "clock-ack":
 		err = clockAck(ctx, args[1:], stdout, stderr)
+	case "contracts":
+		err = contractsCommand(ctx, args[1:], stdout)
+	case "ledger":
+		err = ledgerCommand(ctx, args[1:], stdout)
+	case "anomalies":
+		err = anomaliesCommand(ctx, args[1:], stdout)
+	case "rotate-token":
+		err = rotateTokenCommand(ctx, args[1:], stdout)
+	case "contract":
+		err = contractCommand(ctx, args[1:], stdin, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "tenure-issuer", buildVersion())
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		fmt.Fprintf(stderr, "tenure-issuer: unknown command %q\n\n%s", args[0], usage)
-		return 2
+		err = usageError{fmt.Errorf("unknown command %q", args[0])}
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return 0
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "tenure-issuer: %v\n\n%s", err, usage)
+		fmt.Fprintf(stderr, "tenure-issuer: %s; run `tenure-issuer help`\n", oneLine(err.Error()))
 		return 2
 	}
 	if err != nil {
@@ -140,7 +192,10 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return 0
 }
 
+// A usageError is a command line the commands do not take: exit 2.
 type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 func flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -207,7 +262,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, err := issuer.New(issuer.Config{Store: st, Signers: signers, AdminToken: admin, Now: now, Logger: log})
+	products, err := loadProducts(os.Getenv("TENURE_PRODUCTS"), log)
+	if err != nil {
+		return err
+	}
+	h, err := issuer.New(issuer.Config{Store: st, Signers: signers, AdminToken: admin, Now: now, Logger: log, Products: products})
 	if err != nil {
 		return err
 	}
@@ -334,11 +393,15 @@ func lambda(ctx context.Context, stderr io.Writer) int {
 	if os.Getenv("TENURE_NOW") != "" {
 		log.Warn("TENURE_NOW is ignored on Lambda: the issuer uses the real clock")
 	}
-	admin := os.Getenv("TENURE_ADMIN_TOKEN")
-	if admin == "" {
-		log.Warn("TENURE_ADMIN_TOKEN is not set: the admin routes refuse every token")
+	admin, adminSource, err := lambdaAdmin(log)
+	if err != nil {
+		return fail("bad admin token configuration", err)
 	}
-	h, err := issuer.New(issuer.Config{Store: st, Signers: signers, AdminToken: admin, Logger: log})
+	products, err := loadProducts(os.Getenv("TENURE_PRODUCTS"), log)
+	if err != nil {
+		return fail("bad product file", err)
+	}
+	h, err := issuer.New(issuer.Config{Store: st, Signers: signers, AdminToken: admin, AdminTokenSource: adminSource, Logger: log, Products: products})
 	if err != nil {
 		return fail("bad configuration", err)
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 func clearEnv(t *testing.T) {
-	for _, k := range []string{"AWS_LAMBDA_RUNTIME_API", "TENURE_STORE", "TENURE_KEY_FILE", "TENURE_KEY_PASSPHRASE_FILE", "TENURE_ADMIN_TOKEN", "TENURE_NOW"} {
+	for _, k := range []string{"AWS_LAMBDA_RUNTIME_API", "TENURE_STORE", "TENURE_KEY_FILE", "TENURE_KEY_PASSPHRASE_FILE", "TENURE_ADMIN_TOKEN", "TENURE_NOW", "TENURE_PRODUCTS"} {
 		t.Setenv(k, "")
 	}
 }

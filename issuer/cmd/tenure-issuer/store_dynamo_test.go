@@ -30,7 +30,7 @@ func TestCreateTable(t *testing.T) {
 	}
 	for _, args := range [][]string{{"create-table"}, {"create-table", "a", "b"}, {"create-table", "--bogus", "a"}} {
 		var out, errb bytes.Buffer
-		if code := runContext(t.Context(), args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "create-table TABLE") {
+		if code := runContext(t.Context(), args, &out, &errb); code != 2 || !strings.HasSuffix(errb.String(), "; run `tenure-issuer help`\n") || strings.Count(errb.String(), "\n") != 1 {
 			t.Errorf("%q: exit %d, %s", args, code, errb.String())
 		}
 	}
@@ -49,6 +49,7 @@ func TestServeDynamo(t *testing.T) {
 		"limits":{"vpn_users":250},"appliances":3,"term_months":12,"change":"order","status":"active"}`
 	req, _ := http.NewRequest("PUT", srv.addr+"/v1/contracts/IC-1042", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer admin-token-for-the-test-0123456789")
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

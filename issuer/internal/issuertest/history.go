@@ -51,6 +51,9 @@ func releaseHistory(hashes []string, since uint64) func(*engine.Release) {
 func (e *env) accept(token, contract, lrf string) activation {
 	e.t.Helper()
 	code, a, body := e.activate(token, contract, lrf, "")
+	if code == 200 && a.Reason == "reissue" {
+		return a // the stored license, which a reissue returns
+	}
 	e.want(201, code, body, "activation")
 	return a
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenurehq/tenure/issuer/internal/secret/secrettest"
 )
 
 // The Lambda rows of the performance table (make bench): the real
@@ -70,17 +72,24 @@ var healthz = func() []byte {
 }()
 
 // issuerFunction builds the bootstrap and returns it with the environment
-// of a function that signs through a KMS endpoint and stores in bbolt.
+// of a function as the SAM template deploys it: signing through a KMS
+// endpoint, its admin token in Secrets Manager (which GET /healthz never
+// reads), and storing in bbolt.
 func issuerFunction(b *testing.B) (bin string, env []string) {
 	if testing.Short() {
 		b.Skip("builds the issuer")
 	}
-	return buildBootstrap(b, "./issuer/cmd/tenure-issuer"), []string{
+	sec := secrettest.New(b)
+	sec.PutSecret("tenure-issuer/admin-token", "bench-admin-token")
+	b.Cleanup(func() {
+		if n := sec.Total(); n != 0 {
+			b.Errorf("the function read its admin token secret %d times; GET /healthz must not", n)
+		}
+	})
+	return buildBootstrap(b, "./issuer/cmd/tenure-issuer"), append(sec.Env(),
 		"TENURE_KEY_FILE=kms:alias/tenure-issuer?name=tenure-issuer-2026",
-		"AWS_ENDPOINT_URL_KMS=" + newKMSEndpoint(b).url,
-		"AWS_ACCESS_KEY_ID=AKIDTENUREBENCH", "AWS_SECRET_ACCESS_KEY=not-a-secret", "AWS_EC2_METADATA_DISABLED=true",
-		"TENURE_ADMIN_TOKEN=bench-admin-token",
-	}
+		"AWS_ENDPOINT_URL_KMS="+newKMSEndpoint(b).url,
+		"TENURE_ADMIN_TOKEN_SECRET=secretsmanager:tenure-issuer/admin-token")
 }
 
 // benchRuntime is a Runtime API for one function process at a time, which

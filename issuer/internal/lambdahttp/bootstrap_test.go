@@ -46,6 +46,35 @@ func TestIssuerBootstrap(t *testing.T) {
 		runIssuer(t, bin, vkey, "TENURE_STORE=bolt:"+filepath.Join(dir, "db"),
 			"TENURE_KEY_FILE="+keyFile, "TENURE_KEY_PASSPHRASE_FILE="+passFile)
 	})
+	t.Run("products", func(t *testing.T) {
+		// The vendor's product files, packed beside bootstrap by
+		// `make lambda PRODUCTS=DIR`, are what the function licenses.
+		dir := t.TempDir()
+		keyFile, passFile, _ := issuerKey(t, bin, dir)
+		env := []string{"TENURE_STORE=bolt:" + filepath.Join(dir, "db"), "TENURE_KEY_FILE=" + keyFile, "TENURE_KEY_PASSPHRASE_FILE=" + passFile}
+		fn := startFunction(t, newRuntimeAPI(t), bin, append(env, "TENURE_PRODUCTS="+filepath.Join(root, "examples", "products"))...)
+		resp, _ := fn.invoke(t, httpAPIEvent("GET", "/v1/products", nil, ""))
+		var got struct{ Products []struct{ ID string } }
+		decode(t, resp, http.StatusOK, &got)
+		if len(got.Products) != 1 || got.Products[0].ID != "plantlink" {
+			t.Errorf("GET /v1/products on Lambda = %s, want the example product plantlink", resp.Body)
+		}
+		// A bad product file stops the function at init, saying why.
+		bad := filepath.Join(dir, "bad.product")
+		if err := os.WriteFile(bad, []byte("tenure.product/v1\n{}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env[0] = "TENURE_STORE=bolt:" + filepath.Join(dir, "db2") // the first function holds db
+		fn = startFunction(t, newRuntimeAPI(t), bin, append(env, "TENURE_PRODUCTS="+bad)...)
+		select {
+		case <-fn.exited:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the function kept running with a bad product file")
+		}
+		if out := fn.output.String(); !strings.Contains(out, "bad product file") || !strings.Contains(out, "bad.product") {
+			t.Errorf("the function's log does not name the bad product file: %s", out)
+		}
+	})
 	t.Run("kms", func(t *testing.T) {
 		kms := newKMSEndpoint(t)
 		runIssuer(t, bin, kms.vkey, "TENURE_STORE=bolt:"+filepath.Join(t.TempDir(), "db"),
@@ -58,6 +87,74 @@ func TestIssuerBootstrap(t *testing.T) {
 			t.Errorf("the issuer never signed through KMS")
 		}
 	})
+	t.Run("admin token secret", func(t *testing.T) { adminTokenSecret(t, bin) })
+}
+
+// adapterRefusals sends the function events the adapter cannot make into
+// requests; each is answered as the handler answers a malformed request,
+// with its problem type and headers, and is in its request log.
+func adapterRefusals(t *testing.T, fn *function) {
+	t.Helper()
+	badBody := functionURLEvent("POST", "/v1/activations", nil, "not base64!")
+	badBody.IsBase64Encoded = true
+	noMethod := functionURLEvent("", "/v1/keys", nil, "")
+	badPath := functionURLEvent("GET", "no-leading-slash-"+strings.Repeat("x", 400), nil, "")
+	longPath := functionURLEvent("GET", "no-leading-slash-"+strings.Repeat("x", 9000), nil, "")
+	for _, c := range []struct {
+		name   string
+		ev     events.APIGatewayV2HTTPRequest
+		status int
+		slug   string
+	}{
+		{"bad base64 body", badBody, 400, "malformed"},
+		{"no method", noMethod, 400, "malformed"},
+		{"bad path", badPath, 400, "malformed"},
+		{"bad path over 8 KiB", longPath, 414, "uri-too-long"},
+	} {
+		before := len(fn.output.String())
+		resp, _ := fn.invoke(t, c.ev)
+		var p struct {
+			Type, Title, Detail string
+			Status              int
+		}
+		if resp.StatusCode != c.status || resp.Headers["Content-Type"] != "application/problem+json" || resp.Headers["Cache-Control"] != "no-store" ||
+			json.Unmarshal([]byte(resp.Body), &p) != nil || p.Type != "https://tenure.dev/problems/"+c.slug || p.Status != c.status || p.Detail == "" {
+			t.Errorf("%s: %d %v %s, want a %d problem of type %s with no-store", c.name, resp.StatusCode, resp.Headers, resp.Body, c.status, c.slug)
+		}
+		if len(p.Detail) > 300 {
+			t.Errorf("%s: the detail is %d bytes; a path in it is cut", c.name, len(p.Detail))
+		}
+		// The function's output reaches the test through a pipe, after
+		// its answer may have.
+		logged := false
+		for deadline := time.Now().Add(10 * time.Second); !logged && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			logged = loggedRequest(t, c.name, fn.output.String()[before:], c.ev.RequestContext.HTTP.Method, c.status)
+		}
+		if !logged {
+			t.Errorf("%s: no request line in the log:\n%s", c.name, fn.output.String()[before:])
+		}
+	}
+}
+
+// loggedRequest reports whether log holds the adapter's request line of a
+// refusal with status of a request with method.
+func loggedRequest(t *testing.T, name, log, method string, status int) bool {
+	t.Helper()
+	logged := false
+	for _, line := range strings.Split(log, "\n") {
+		var l struct {
+			Msg, Method, Path string
+			Status            int
+			Adapter           bool
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "request" && l.Status == status && l.Adapter && l.Method == method {
+			logged = true
+			if len(l.Path) > 260 {
+				t.Errorf("%s: the log holds a path of %d bytes", name, len(l.Path))
+			}
+		}
+	}
+	return logged
 }
 
 // runIssuer starts the bootstrap with env and takes one contract through an
@@ -130,6 +227,8 @@ func runIssuer(t *testing.T, bin, vkey string, env ...string) {
 	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Headers["Content-Type"], "application/problem+json") {
 		t.Errorf("activation without a token: %d %s %s, want a 401 problem", resp.StatusCode, resp.Headers["Content-Type"], resp.Body)
 	}
+
+	adapterRefusals(t, fn)
 
 	resp, activation := fn.invoke(t, functionURLEvent("POST", "/v1/activations", bearer(created.Token), string(body)))
 	var issued struct {

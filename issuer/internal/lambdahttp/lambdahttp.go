@@ -61,11 +61,14 @@ func Start(h http.Handler) {
 
 // Handler converts h into a Lambda handler for HTTP payload format 2.0 events.
 //
-// A request the handler cannot even be given (an unparsable path or an
-// invalid base64 body) is answered 400 with a problem document, never a
-// function error, so bad input never shows up as a 502 from API Gateway. An
-// event in another payload format is a deployment mistake and is returned as
-// a function error that says how to fix it.
+// A request the handler cannot even be given (no method, an unparsable path
+// or an invalid base64 body) is answered 400 with a problem document, never
+// a function error, so bad input never shows up as a 502 from API Gateway.
+// When h is a [Refuser] it writes that answer, so that the adapter's
+// refusals look and are logged as the handler's own; else the adapter
+// writes an about:blank problem. An event in another payload format is a
+// deployment mistake and is returned as a function error that says how to
+// fix it.
 func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		if ev.Version != "2.0" {
@@ -73,10 +76,37 @@ func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPReques
 		}
 		req, err := Request(ctx, ev)
 		if err != nil {
+			if rf, ok := h.(Refuser); ok {
+				w := &responseWriter{header: http.Header{}}
+				rf.Refuse(w, standIn(ctx, ev), http.StatusBadRequest, err.Error())
+				return w.response(), nil
+			}
 			return problem(http.StatusBadRequest, "Bad Request", err.Error()), nil
 		}
 		return serve(h, req), nil
 	}
+}
+
+// A Refuser is a handler that answers, in its own form, the requests the
+// adapter cannot give it (see [Handler]), and logs them as it logs the
+// requests it serves.
+type Refuser interface {
+	// Refuse writes the refusal of r with status and detail. r carries the
+	// event's method and path as they came, which may be empty or invalid;
+	// its body is empty.
+	Refuse(w http.ResponseWriter, r *http.Request, status int, detail string)
+}
+
+// standIn is the request a Refuser is told of for an event that is no valid
+// request: its method and raw path, unparsed, and no body.
+func standIn(ctx context.Context, ev events.APIGatewayV2HTTPRequest) *http.Request {
+	path := ev.RawPath
+	if path == "" {
+		path = ev.RequestContext.HTTP.Path
+	}
+	r := &http.Request{Method: ev.RequestContext.HTTP.Method, URL: &url.URL{Path: path}, RequestURI: path,
+		Header: http.Header{}, Body: http.NoBody, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+	return r.WithContext(ctx)
 }
 
 // Request builds the [*http.Request] for one payload format 2.0 event.
@@ -261,7 +291,7 @@ func problem(status int, title, detail string) events.APIGatewayV2HTTPResponse {
 	}{"about:blank", title, status, detail})
 	return events.APIGatewayV2HTTPResponse{
 		StatusCode: status,
-		Headers:    map[string]string{"Content-Type": "application/problem+json"},
+		Headers:    map[string]string{"Content-Type": "application/problem+json", "Cache-Control": "no-store"},
 		Body:       string(body),
 	}
 }

@@ -274,6 +274,9 @@ func assertProblem(t *testing.T, resp events.APIGatewayV2HTTPResponse, status in
 	if got := resp.Headers["Content-Type"]; got != "application/problem+json" {
 		t.Errorf("Content-Type = %q, want application/problem+json", got)
 	}
+	if got := resp.Headers["Cache-Control"]; got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
 	var p struct {
 		Type, Title, Detail string
 		Status              int

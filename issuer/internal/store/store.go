@@ -25,6 +25,8 @@
 //     revision and the ledger row together.
 //   - [Store.PutHistory] writes an appliance's [History] and a ledger row.
 //   - [Store.PutClock] writes the issuer's [Clock].
+//   - [Store.RotateToken] forgets a contract's token, stores its new one
+//     and appends the ledger row.
 //
 // An appliance's History is kept across contracts, and written only if it is
 // still at the version the issuer read (optimistic concurrency): by Issue and
@@ -56,9 +58,23 @@ var (
 	// ErrConflict: a condition on the stored records failed (the record
 	// exists already, or changed since it was read). Read again and retry.
 	ErrConflict = errors.New("conflict")
-	// ErrNoSeat: the contract has no free seat.
+	// ErrNoSeat: the contract has no free seat. The store returns it as a
+	// [*NoSeatError].
 	ErrNoSeat = errors.New("no free seat")
 )
+
+// A NoSeatError is ErrNoSeat with the seats as the write found them, so a
+// refusal quotes the count at the moment it was decided.
+type NoSeatError struct {
+	Contract         string
+	Used, Appliances int
+}
+
+func (e *NoSeatError) Error() string {
+	return fmt.Sprintf("%v: contract %s has %d of %d seats taken", ErrNoSeat, e.Contract, e.Used, e.Appliances)
+}
+
+func (e *NoSeatError) Is(target error) bool { return target == ErrNoSeat }
 
 // Terms are a contract as the vendor's staff send it in PUT
 // /v1/contracts/{id}: the whole contract every time, and the change this
@@ -142,19 +158,27 @@ type FreedSeat struct {
 // A License is an issued license: the signed note and the sealed file, as
 // they were handed out, and what the issuer needs to decide the next one.
 type License struct {
-	ID           string     `json:"id"`
-	Contract     string     `json:"contract"`
-	Appliance    string     `json:"appliance"`
-	Revision     int        `json:"revision"`
-	Reason       string     `json:"reason"`
-	From         time.Time  `json:"from"`
-	Until        time.Time  `json:"until"`
-	Issued       time.Time  `json:"issued"`
-	Supersedes   []string   `json:"supersedes,omitempty"`
-	Signed       []byte     `json:"signed"`
-	Sealed       []byte     `json:"sealed"`
-	SupersededBy string     `json:"superseded_by,omitempty"`
-	Released     *time.Time `json:"released,omitempty"`
+	ID         string    `json:"id"`
+	Contract   string    `json:"contract"`
+	Appliance  string    `json:"appliance"`
+	Revision   int       `json:"revision"`
+	Reason     string    `json:"reason"`
+	From       time.Time `json:"from"`
+	Until      time.Time `json:"until"`
+	Issued     time.Time `json:"issued"`
+	Supersedes []string  `json:"supersedes,omitempty"`
+	// Recipient, Platform and Head are the age recipient the license is
+	// sealed to, the platform it binds and the history head it carries, so
+	// a reissue to the same ones returns it rather than mint another; empty
+	// in licenses stored before they were kept, which a reissue never
+	// returns.
+	Recipient    string            `json:"recipient,omitempty"`
+	Platform     engine.Components `json:"platform,omitempty"`
+	Head         *engine.Head      `json:"head,omitempty"` // the history head the license carries
+	Signed       []byte            `json:"signed"`
+	Sealed       []byte            `json:"sealed"`
+	SupersededBy string            `json:"superseded_by,omitempty"`
+	Released     *time.Time        `json:"released,omitempty"`
 }
 
 // An Idempotency record remembers which license an LRF got from a contract.
@@ -208,6 +232,12 @@ type Issue struct {
 	// written (bounded) if the stored one is still at History.Version,
 	// which is then set one higher.
 	History *History
+	// Reissue: the activation answers with License, a license of the
+	// binding already stored (a reissue returns it rather than mint
+	// another). The store writes neither the license nor its indexes, and
+	// takes no seat; it checks the license exists (ErrConflict otherwise)
+	// and writes the rest as for a new license.
+	Reissue bool
 }
 
 // Free is one release or reallocation's writes, applied atomically by
@@ -304,6 +334,29 @@ type Store interface {
 	// c.Version (0: none is stored); it then sets c.Version one higher.
 	// ErrConflict otherwise.
 	PutClock(ctx context.Context, c *Clock) error
+
+	// Contracts returns up to limit contracts (with their seats used) in id
+	// order, starting after cursor ("" for the first page), and the cursor of
+	// the next page ("" after the last).
+	Contracts(ctx context.Context, cursor string, limit int) ([]Contract, string, error)
+	// BindingPage returns up to limit bindings of a contract, ordered by
+	// appliance, starting after cursor, and the next cursor ("" after the
+	// last).
+	BindingPage(ctx context.Context, contract, cursor string, limit int) ([]Binding, string, error)
+	// RotateToken replaces the token of a contract by the one hashing to
+	// tokenHash and appends e, atomically: the old token is unknown to the
+	// next TokenContract. ErrNotFound if the contract does not exist;
+	// ErrConflict if the new hash is in use.
+	RotateToken(ctx context.Context, contract, tokenHash string, e *Entry) error
+
+	// NoteAnomaly records one sighting of an anomaly: the first of its ID
+	// ([Anomaly.SetID], set by the store) is stored as it is, each later one
+	// adds one to its count.
+	NoteAnomaly(ctx context.Context, a *Anomaly) error
+	// Anomalies returns up to limit anomalies in ID order, of one contract
+	// or, for contract "", of all, starting after cursor, and the next
+	// cursor ("" after the last).
+	Anomalies(ctx context.Context, contract, cursor string, limit int) ([]Anomaly, string, error)
 
 	// Append appends a ledger entry (a refusal, or a decision with no other
 	// write).

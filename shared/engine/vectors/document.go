@@ -47,6 +47,9 @@ func runDocument(v *vector) (map[string]any, error) {
 		if r.FirstUse != nil {
 			out["first_use"] = stamp(*r.FirstUse)
 		}
+		if r.ProductHash != "" {
+			out["product_hash"] = r.ProductHash
+		}
 		if r.History != nil {
 			out["history"] = trailOutcome(r.History)
 		}
@@ -170,7 +173,7 @@ func runDocument(v *vector) (map[string]any, error) {
 			return refused(err), nil
 		}
 		return map[string]any{
-			"ok": true, "type": engine.TypeProduct, "id": p.ID, "features": p.Features,
+			"ok": true, "type": engine.TypeProduct, "id": p.ID, "sha256": p.SHA256, "features": p.Features,
 			"tiers": slices.Sorted(maps.Keys(p.Tiers)), "trial_days": p.Trial.Days,
 			"grace_days": p.GraceDays, "min_version": p.MinVersion,
 		}, nil

@@ -30,7 +30,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	req := validator.Request{Args: args, Env: map[string]string{}}
-	for _, k := range []string{validator.EnvNow, validator.EnvPlatform, validator.EnvVersion, validator.EnvPassphrase} {
+	for _, k := range []string{validator.EnvNow, validator.EnvPlatform, validator.EnvVersion, validator.EnvPassphrase, validator.EnvPlatformSources} {
 		if v, ok := os.LookupEnv(k); ok {
 			req.Env[k] = v
 		}

@@ -32,8 +32,8 @@ Tenure decides offline, from signed license files, whether this appliance is
 in trial, licensed, grace or restricted mode, and which features and limits
 apply.
 
-` + abi.Commands + `  version                            print this tenure's version and the
-                                     SHA-256 of the validator module it runs
+` + abi.Commands + `                                     (and this tenure's version and the
+                                     SHA-256 of the validator module it runs)
 
 ` + abi.ExitCodes + `
 Options:
@@ -42,7 +42,8 @@ Options:
   --platform FILE   a JSON object of platform component name to raw value,
                     such as {"machine_id":"4c4c4544...","mac:eth0":"52:54:00:12:34:56"};
                     default $TENURE_PLATFORM (the object itself), else this
-                    machine's /etc/machine-id, DMI UUID and NIC addresses
+                    machine's /etc/machine-id, DMI UUID, NIC addresses and
+                    the state's disk (tenure platform shows them)
 
 Environment:
   TENURE_STATE      the state directory, when --state is not given
@@ -97,6 +98,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintln(stdout, "validator module: any (development build)")
 		}
+		// The product is built into the module: ask it, in a state of
+		// its own, so that no state is needed to say what this build is.
+		out, err := moduleVersion()
+		if err != nil {
+			fmt.Fprintln(stderr, "tenure:", err)
+			return 2
+		}
+		io.WriteString(stdout, out)
 		return 0
 	}
 
@@ -114,14 +123,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *state == "" {
 		*state = "/var/lib/tenure"
 	}
-	platform, err := wasm.Platform(*platformFile)
+	platform, sources, err := wasm.Platform(*platformFile, *state)
 	if err != nil {
 		fmt.Fprintln(stderr, "tenure:", err)
 		return 2
 	}
 	ctx := context.Background()
 	v, err := wasm.Open(ctx, wasm.Options{
-		State: *state, Platform: platform,
+		State: *state, Platform: platform, Sources: sources,
 		Now: os.Getenv(abi.EnvNow), Version: os.Getenv(abi.EnvVersion),
 	})
 	if err != nil {
@@ -246,4 +255,27 @@ func buildVersion() string {
 		return info.Main.Version
 	}
 	return "(devel)"
+}
+
+// moduleVersion runs the module's version word on a throwaway state.
+func moduleVersion() (string, error) {
+	dir, err := os.MkdirTemp("", "tenure-version-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	v, err := wasm.Open(ctx, wasm.Options{State: dir, Platform: map[string]string{"machine_id": "version"}})
+	if err != nil {
+		return "", err
+	}
+	defer v.Close()
+	r, err := v.Call(ctx, []string{"version"}, "")
+	if err != nil {
+		return "", err
+	}
+	if r.Exit != 0 {
+		return "", fmt.Errorf("the validator module does not say its product: %s", strings.TrimSpace(r.Stderr))
+	}
+	return r.Stdout, nil
 }

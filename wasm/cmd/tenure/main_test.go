@@ -20,9 +20,36 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(cleanup{m}, map[string]func(){
 		"tenure": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
+}
+
+// cleanup removes the modules built for the test binary once every test
+// that runs them is done.
+type cleanup struct{ m *testing.M }
+
+func (c cleanup) Run() int {
+	code := c.m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	return code
+}
+
+// buildModule builds the reactor once for the test binary, trusting an
+// issuer key made on the spot; a failed build fails the test.
+func buildModule(t *testing.T) {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "tenure-cli-test-")
+		if buildErr == nil {
+			guests, buildErr = guest.Build(buildDir, guest.Reactor)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("the validator module did not build: %v", buildErr)
+	}
 }
 
 var (
@@ -35,18 +62,7 @@ var (
 // TestScript runs the scripts in testdata/script: the tenure CLI over the
 // reactor built for this test binary, with an issuer key made on the spot.
 func TestScript(t *testing.T) {
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "tenure-cli-test-")
-		if buildErr == nil {
-			guests, buildErr = guest.Build(buildDir, guest.Reactor)
-		}
-	})
-	if buildDir != "" {
-		t.Cleanup(func() { os.RemoveAll(buildDir) })
-	}
-	if buildErr != nil {
-		t.Fatalf("the validator module did not build: %v", buildErr)
-	}
+	buildModule(t)
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		RequireExplicitExec: true,

@@ -39,7 +39,10 @@ var (
 	bHistories      = []byte("histories")          // appliance → History, with its version
 	bApplianceBinds = []byte("appliance_bindings") // appliance, contract → contract id
 	bIssuer         = []byte("issuer")             // "clock" → Clock, with its version
-	allBuckets      = [][]byte{bContracts, bTokens, bRevisions, bBindings, bFreed, bLicenses, bContractLics, bApplianceLics, bIdempotency, bLedger, bHistories, bApplianceBinds, bIssuer}
+	bContractTokens = []byte("contract_tokens")    // contract id → its token hash
+	bAnomalies      = []byte("anomalies")          // anomaly id → Anomaly, with its count
+	bContractAnoms  = []byte("contract_anomalies") // contract, anomaly id → anomaly id
+	allBuckets      = [][]byte{bContracts, bTokens, bRevisions, bBindings, bFreed, bLicenses, bContractLics, bApplianceLics, bIdempotency, bLedger, bHistories, bApplianceBinds, bIssuer, bContractTokens, bAnomalies, bContractAnoms}
 	errOpenDatabase = errors.New("failed to open the issuer database")
 )
 
@@ -61,7 +64,16 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed) the database at path. Another process
 // holding the file makes Open fail after a few seconds rather than wait for
 // ever.
-func Open(path string) (*Store, error) {
+func Open(path string) (s *Store, err error) {
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	// bbolt panics on some damage it meets while reading pages.
+	defer func() {
+		if p := recover(); p != nil {
+			s, err = nil, damaged(path, fmt.Sprint(p))
+		}
+	}()
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("%w %s (is another tenure-issuer using it?): %w", errOpenDatabase, path, err)
@@ -83,7 +95,7 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w %s: %w", errOpenDatabase, path, err)
 	}
-	s := &Store{db: db, writes: make(chan *write), closing: make(chan struct{}), stopped: make(chan struct{})}
+	s = &Store{db: db, writes: make(chan *write), closing: make(chan struct{}), stopped: make(chan struct{})}
 	go s.writer()
 	return s, nil
 }

@@ -1,8 +1,12 @@
 package bolt_test
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,5 +136,43 @@ func TestApplianceIndexBackfill(t *testing.T) {
 	bs, err := s.ApplianceBindings(t.Context(), "A-aaaaaa")
 	if err != nil || len(bs) != 2 || bs[0].Contract != "IC-1" || bs[1].Contract != "IC-2" {
 		t.Fatalf("ApplianceBindings after reopening a file without the index = %+v, %v", bs, err)
+	}
+}
+
+// TestDamagedFile: a truncated or overwritten file is refused with
+// ErrDamaged and a message that says how to restore it, never a fault.
+func TestDamagedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "issuer.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		id := fmt.Sprintf("IC-%d", i)
+		c := &store.Contract{ID: id, Terms: store.Terms{Customer: strings.Repeat("ACME ", 200), Appliances: 2}, Revision: 1}
+		if err := s.CreateContract(t.Context(), c, "token-"+id, &store.Revision{Contract: id, Number: 1, Record: *c}, &store.Entry{Contract: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbled := bytes.Clone(good)
+	for i := range 8192 {
+		garbled[i] ^= 0x5a
+	}
+	for name, b := range map[string][]byte{"truncated": good[:len(good)/3], "short": good[:100], "garbled": garbled} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "issuer.db")
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := bolt.Open(p)
+			if !errors.Is(err, bolt.ErrDamaged) || !strings.Contains(err.Error(), "restore the file from a backup") || !strings.Contains(err.Error(), "PITR") {
+				t.Fatalf("Open of a %s file: %v", name, err)
+			}
+		})
 	}
 }

@@ -24,6 +24,7 @@ func (s *Store) CreateContract(ctx context.Context, c *store.Contract, tokenHash
 		return nil, errors.Join(
 			put(b, []byte(c.ID), rec),
 			tx.Bucket(bTokens).Put([]byte(tokenHash), []byte(c.ID)),
+			tx.Bucket(bContractTokens).Put([]byte(c.ID), []byte(tokenHash)),
 			putRevision(tx, rev),
 			appendEntry(tx, e),
 		)

@@ -53,16 +53,20 @@ func (s *Store) Issue(ctx context.Context, op *store.Issue) error {
 			old.SupersededBy = l.ID
 			errs = append(errs, put(lics, []byte(old.ID), old))
 		}
-		seq, err := tx.Bucket(bContractLics).NextSequence()
-		errs = append(errs, err,
+		errs = append(errs,
 			tx.Bucket(bBindings).Put(key(bd.Contract, bd.Appliance), bj),
 			indexBinding(tx, bd),
-			lics.Put([]byte(l.ID), lj),
-			tx.Bucket(bContractLics).Put(seqKey([]byte(l.Contract), seq), []byte(l.ID)),
-			tx.Bucket(bApplianceLics).Put(seqKey(key(l.Contract, l.Appliance), seq), []byte(l.ID)),
 			tx.Bucket(bIdempotency).Put(key(op.Idempotency.Contract, op.Idempotency.Key), ij),
 			appendEntry(tx, &op.Entry),
 		)
+		if !op.Reissue {
+			seq, err := tx.Bucket(bContractLics).NextSequence()
+			errs = append(errs, err,
+				lics.Put([]byte(l.ID), lj),
+				tx.Bucket(bContractLics).Put(seqKey([]byte(l.Contract), seq), []byte(l.ID)),
+				tx.Bucket(bApplianceLics).Put(seqKey(key(l.Contract, l.Appliance), seq), []byte(l.ID)),
+			)
+		}
 		errs = append(errs, putHistory(tx, op.History))
 		return nil, errors.Join(errs...)
 	})
@@ -88,7 +92,10 @@ func checkIssue(tx *bbolt.Tx, op *store.Issue) (r *issueReads, refused, err erro
 		return nil, fmt.Errorf("%w: request already activated on contract %s", store.ErrConflict, op.Idempotency.Contract), nil
 	}
 	lics := tx.Bucket(bLicenses)
-	if lics.Get([]byte(l.ID)) != nil {
+	switch exists := lics.Get([]byte(l.ID)) != nil; {
+	case op.Reissue && !exists:
+		return nil, fmt.Errorf("%w: reissued license %s is missing", store.ErrConflict, l.ID), nil
+	case !op.Reissue && exists:
 		return nil, fmt.Errorf("%w: license %s exists", store.ErrConflict, l.ID), nil
 	}
 	c, err := get[store.Contract](tx.Bucket(bContracts), []byte(l.Contract))
@@ -116,7 +123,7 @@ func checkIssue(tx *bbolt.Tx, op *store.Issue) (r *issueReads, refused, err erro
 		}
 	}
 	if op.Seat && c.Used >= c.Appliances {
-		return nil, fmt.Errorf("%w: contract %s has %d of %d seats taken", store.ErrNoSeat, c.ID, c.Used, c.Appliances), nil
+		return nil, &store.NoSeatError{Contract: c.ID, Used: c.Used, Appliances: c.Appliances}, nil
 	}
 	if op.Freed != "" {
 		if r.freedKey, r.freed = findFreed(tx, l.Contract, op.Freed); r.freed == nil || r.freed.Retaken != "" {
@@ -124,6 +131,9 @@ func checkIssue(tx *bbolt.Tx, op *store.Issue) (r *issueReads, refused, err erro
 		}
 	}
 	for _, id := range l.Supersedes {
+		if op.Reissue {
+			break // a stored license superseded its own, long ago
+		}
 		old, err := get[store.License](lics, []byte(id))
 		if err != nil {
 			return nil, fmt.Errorf("%w: superseded license %s: %w", store.ErrConflict, id, err), nil

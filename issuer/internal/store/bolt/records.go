@@ -82,10 +82,15 @@ func all[T any](b *bbolt.Bucket, prefix []byte) (out []T, err error) {
 // page walks up to limit values of a contract after the cursor (the last key
 // of the previous page, base64url) and sets next.
 func page(b *bbolt.Bucket, contract, cursor string, limit int, next *string, fn func(v []byte) error) error {
+	return pageUnder(b, append([]byte(contract), 0), cursor, limit, next, fn)
+}
+
+// pageUnder walks up to limit values whose keys start with prefix (every
+// key for none) after the cursor, and sets next.
+func pageUnder(b *bbolt.Bucket, prefix []byte, cursor string, limit int, next *string, fn func(v []byte) error) error {
 	if limit <= 0 {
 		limit = 100
 	}
-	prefix := append([]byte(contract), 0)
 	c := b.Cursor()
 	k, v := c.Seek(prefix)
 	if cursor != "" {

@@ -57,6 +57,8 @@ func (s *Store) CreateContract(ctx context.Context, c *store.Contract, tokenHash
 		s.put(ti, absent, pkName, nil, conflict(1, "token in use")),
 		s.put(ri, "", nil, nil, never),
 		s.put(ei, "", nil, nil, never),
+		s.put(tokenOfItem(c.ID, tokenHash), "", nil, nil, never),
+		s.put(listedItem(c.ID), "", nil, nil, never),
 	})
 	if err == nil {
 		e.ID = num(seq)

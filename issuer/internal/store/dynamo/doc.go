@@ -28,6 +28,11 @@
 //	CONTRACT#<id>       ALIC#<appliance>#<seq>        issued     license, appliance: the same, per appliance
 //	CONTRACT#<id>       IDEM#<request hash>           request    the license an LRF got
 //	CONTRACT#<id>       LOG#<seq>                     entry      one ledger row
+//	CONTRACT#<id>       #TOKEN                        token-of   token: the hash of the contract's token
+//	CONTRACT#<id>       ANOM#<anomaly id>             anomaly    an anomaly of the contract; count
+//	CONTRACTS           C#<id>                        listed     contract: the contract exists (GET /v1/contracts)
+//	CONTRACTS           #INDEXED                      marker     every contract of the table is listed
+//	ANOMALIES           ANOM#<anomaly id>             anomaly    an anomaly of any contract; count
 //	TOKEN#<hash>        #TOKEN                        token      contract: whose token hashes to <hash>
 //	LICENSE#<id>        #LICENSE                      license    the license; contract, appliance, superseded_by, released
 //	APPLIANCE#<id>      #HISTORY                      history    what the issuer has seen of the appliance's history, across contracts; version
@@ -55,6 +60,17 @@
 //   - ApplianceLicenses: Query ALIC#<appliance>#, then BatchGetItem.
 //   - ApplianceBindings: Query the appliance's BIND#, then GetItem of each
 //     binding.
+//   - Contracts: Query CONTRACTS from the cursor, then BatchGetItem of the
+//     contracts. A table from before the CONTRACTS partition is scanned once
+//     for its contracts, which are listed, then marked #INDEXED.
+//   - BindingPage, Anomalies: Query from the cursor (Anomalies of every
+//     contract: the ANOMALIES partition).
+//   - RotateToken: one transaction puts the new TOKEN#, deletes the old one
+//     and puts #TOKEN if it still names the old hash, so two rotations at
+//     once never leave two tokens. A contract from before #TOKEN existed has
+//     its token found by a scan, once.
+//   - NoteAnomaly: one transaction of two updates, each if_not_exists(doc)
+//     and ADD count 1.
 //
 // # Transactions
 //
@@ -85,6 +101,10 @@
 //     APPLIANCE#<id> #HISTORY at version v+1 if it is at version v, the one
 //     the issuer read (absent for 0), so two documents of one appliance
 //     never both move its baseline from the same record (ErrConflict).
+//
+// A reissue that returns the stored license (Issue.Reissue) checks that
+// LICENSE#<id> exists instead of putting it, supersedes nothing and puts no
+// LIC# or ALIC#; the rest is as above.
 //
 // A release or reallocation ([Store.Free]) updates the binding if it is held,
 // decrements used, puts the freed seat, marks each license released (if it is

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -14,6 +15,8 @@ import (
 type Store struct {
 	db    *dynamodb.Client
 	table string
+	// listed: the table lists its contracts (see listContracts).
+	listed atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)

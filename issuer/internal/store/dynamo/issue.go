@@ -49,16 +49,25 @@ func (s *Store) Issue(ctx context.Context, op *store.Issue) error {
 	if err != nil {
 		return err
 	}
+	licenseStep := s.put(li, absent, pkName, nil, conflict(rankLicense, "license %s exists", l.ID))
+	if op.Reissue {
+		// The stored license is the answer: it must be there, and is not
+		// written again.
+		licenseStep = s.check(key(licensePK(l.ID), skLicense), "attribute_exists(#pk)", pkName,
+			conflict(rankLicense, "reissued license %s is missing", l.ID))
+	}
 	steps := []step{
 		s.put(idem, absent, pkName, nil, conflict(rankIdempotency, "request already activated on contract %s", op.Idempotency.Contract)),
-		s.put(li, absent, pkName, nil, conflict(rankLicense, "license %s exists", l.ID)),
+		licenseStep,
 		s.seatStep(op),
 		s.bindingStep(op, bi),
 	}
 	if op.Freed != "" {
 		steps = append(steps, s.retakeStep(op))
 	}
-	steps = append(steps, s.supersedeSteps(l)...)
+	if !op.Reissue {
+		steps = append(steps, s.supersedeSteps(l)...)
+	}
 	if op.History != nil {
 		op.History.Bound()
 		hi, err := historyItem(op.History)
@@ -72,9 +81,10 @@ func (s *Store) Issue(ctx context.Context, op *store.Issue) error {
 	idx[aKind], idx[aLicense] = str("issued"), str(l.ID)
 	aidx := key(contractPK(l.Contract), applIssuedPrefix(l.Appliance)+num(licSeq))
 	aidx[aKind], aidx[aLicense], aidx[aAppliance] = str("issued"), str(l.ID), str(l.Appliance)
+	if !op.Reissue {
+		steps = append(steps, s.put(idx, "", nil, nil, never), s.put(aidx, "", nil, nil, never))
+	}
 	steps = append(steps,
-		s.put(idx, "", nil, nil, never),
-		s.put(aidx, "", nil, nil, never),
 		s.put(ei, "", nil, nil, never),
 		s.put(applianceBindingItem(bd), "", nil, nil, never),
 	)
@@ -102,7 +112,7 @@ func (s *Store) seatStep(op *store.Issue) step {
 				}
 				used, _ := getN(old, aUsed)
 				seats, _ := getN(old, aSeats)
-				return rankSeat, fmt.Errorf("%w: contract %s has %d of %d seats taken", store.ErrNoSeat, l.Contract, used, seats)
+				return rankSeat, &store.NoSeatError{Contract: l.Contract, Used: int(used), Appliances: int(seats)}
 			})
 	}
 	return s.check(ck, "attribute_exists(#pk)", pkName,

@@ -15,17 +15,25 @@ import (
 // the cursor, and sets next when more follow. The cursor encodes the
 // contract and the last sort key read, as the bbolt store's encodes its key.
 func (s *Store) page(ctx context.Context, contract, prefix, cursor string, limit int, next *string) ([]item, error) {
+	return s.pageIn(ctx, contractPK(contract), contract, prefix, cursor, limit, next)
+}
+
+// pageIn reads up to limit items of partition pk with the sort-key prefix,
+// after the cursor, which encodes scope (what the partition holds: a
+// contract's id, or nothing) and the last sort key read.
+func (s *Store) pageIn(ctx context.Context, pk, scope, prefix, cursor string, limit int, next *string) ([]item, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	in := s.queryInput(contractPK(contract), prefix)
+	contract := scope
+	in := s.queryInput(pk, prefix)
 	if cursor != "" {
 		after, err := base64.RawURLEncoding.DecodeString(cursor)
 		sk, ok := strings.CutPrefix(string(after), contract+"\x00")
 		if err != nil || !ok || !strings.HasPrefix(sk, prefix) {
 			return nil, fmt.Errorf("%w: bad cursor %q", store.ErrNotFound, cursor)
 		}
-		in.ExclusiveStartKey = key(contractPK(contract), sk)
+		in.ExclusiveStartKey = key(pk, sk)
 	}
 	var out []item
 	for {

@@ -93,6 +93,8 @@ const (
 	aSupersededBy = "superseded_by"
 	aReleased     = "released"
 	aVersion      = "version"
+	aToken        = "token"
+	aCount        = "count"
 )
 
 // Sort keys and their prefixes.
@@ -110,6 +112,9 @@ const (
 	pApplIssued = "ALIC#"
 	pIdem       = "IDEM#"
 	pLedger     = "LOG#"
+	pAnomaly    = "ANOM#"
+	pListed     = "C#"
+	skIndexed   = "#INDEXED"
 )
 
 func contractPK(id string) string  { return "CONTRACT#" + id }
@@ -122,3 +127,10 @@ func applIssuedPrefix(appliance string) string { return pApplIssued + appliance 
 
 // issuerPK is the partition of the issuer's own records.
 const issuerPK = "ISSUER"
+
+// contractsPK is the partition that lists every contract, anomaliesPK the
+// one that lists every anomaly.
+const (
+	contractsPK = "CONTRACTS"
+	anomaliesPK = "ANOMALIES"
+)

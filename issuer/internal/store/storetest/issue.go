@@ -57,6 +57,10 @@ func testIssueAndFree(t *testing.T, s store.Store) {
 	// The one seat is taken.
 	err = s.Issue(ctx, issue("IC-1", "A-bbbbbb", "L-bbbbbb1", 1, 0, true))
 	wantErr(t, "Issue with no free seat", err, store.ErrNoSeat)
+	var full *store.NoSeatError
+	if !errors.As(err, &full) || full.Used != 1 || full.Appliances != 1 || full.Contract != "IC-1" {
+		t.Fatalf("Issue with no free seat: %#v, want a *store.NoSeatError of IC-1 at 1 of 1", err)
+	}
 	if _, err := s.License(ctx, "L-bbbbbb1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatal("a refused Issue stored its license")
 	}

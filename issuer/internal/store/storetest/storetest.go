@@ -45,6 +45,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"HistoryWrites", testHistoryWrites},
 		{"ApplianceBindings", testApplianceBindings},
 		{"Clock", testClock},
+		{"ContractList", testContractList},
+		{"BindingPage", testBindingPage},
+		{"RotateToken", testRotateToken},
+		{"Anomalies", testAnomalies},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

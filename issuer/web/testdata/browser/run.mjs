@@ -132,6 +132,12 @@ async function activate(page, context) {
   await page.locator('#contract-view').waitFor({ state: 'visible', timeout: TIMEOUT });
   expect(await text(page, '#c-id') === contract, 'the contract view shows another contract');
   await waitText(page, '#c-seats', '0 of 2 used, 2 free');
+  // The product's own feature names: the contract's, and the catalog's
+  // others set apart.
+  await page.locator('#c-features li.off').first().waitFor({ state: 'visible', timeout: TIMEOUT });
+  const chips = await page.locator('#c-features li').evaluateAll((ls) => ls.map((l) => [l.textContent, l.className]));
+  expect(JSON.stringify(chips) === JSON.stringify([['monitoring', ''], ['peering', 'off'], ['scion', ''], ['vpn', '']]),
+    `the features show ${JSON.stringify(chips)}, want the contract's three and the product's peering set apart`);
 
   // A tampered LRF, dropped on the box: refused next to the file.
   await page.fill('#effective', effective);
@@ -189,6 +195,27 @@ async function activate(page, context) {
   await shot(page, 'activation.png');
   await shot(page, 'contract.png', '#contract-view');
 
+  // The ledger, newest first: the activation on top, the newest page only
+  // (the 120 refusals the test made fill more than one), the older on
+  // request, down to the order.
+  await waitText(page, '#c-ledger tbody tr:first-child', id);
+  const top = await page.locator('#c-ledger tbody tr:first-child td').allTextContents();
+  expect(top[1] === 'activation' && top[2] === 'accepted' && top[3] === '201' && top[5] === id,
+    `the newest ledger row is ${JSON.stringify(top)}, want the accepted activation of ${id}`);
+  const newest = await page.locator('#c-ledger tbody tr').count();
+  expect(newest > 0 && newest < 100, `the ledger shows ${newest} rows at first, want the newest page only`);
+  const actions = await page.locator('#c-ledger tbody td:nth-child(2)').allTextContents();
+  expect(!actions.includes('order'), 'the newest page of the ledger shows the order, the oldest entry');
+  await page.locator('#ledger-more').waitFor({ state: 'visible', timeout: TIMEOUT });
+  await page.click('#ledger-more');
+  await waitText(page, '#c-ledger tbody tr:last-child td:nth-child(2)', 'order');
+  const all = await page.locator('#c-ledger tbody tr').count();
+  expect(all === newest + 100, `the ledger shows ${all} rows after "Show older entries", want ${newest} + 100`);
+  const refused = await page.locator('#c-ledger tbody td.outcome-refused').count();
+  expect(refused >= 120, `the ledger shows ${refused} refusals, want the 120 forbidden requests and more`);
+  expect(await page.isHidden('#ledger-more'), 'the button for older entries stays after the oldest page');
+  await shot(page, 'ledger.png', '#c-ledger');
+
   await noLeaks(context, page, token);
   return { license: id, file };
 }
@@ -212,6 +239,7 @@ async function release(page, context) {
   await waitText(page, '#c-seats', '0 of 2 used, 2 free');
   await waitText(page, '#c-appliances', 'released');
   await waitText(page, '#c-licenses', 'released');
+  await waitText(page, '#c-ledger tbody tr:first-child', 'release');
   await shot(page, 'release.png');
   await noLeaks(context, page, token);
   return { released: released.split(', ') };

@@ -70,6 +70,9 @@ func (g *gen) documents() {
 		g.write("doc-request-history-"+c.name, "An LRF, correctly signed, with a history trail "+c.about+".",
 			doc("request"), "error: "+c.want, sec{"request", armor(engine.LabelRequest, g.signBody(strings.Replace(hbody, c.from, c.to, 1), g.device))})
 	}
+	g.write("doc-request-product-hash", "An LRF that names the product file its validator was built with by its SHA-256.",
+		doc("request"), strings.Replace(requestOK, `"version":"0.40.0"`, `"version":"0.40.0","product_hash":"`+engine.ProductHash(schema.EdgeProduct)+`"`, 1),
+		sec{"request", g.request(func(r *engine.Request) { r.ProductHash = engine.ProductHash(schema.EdgeProduct) })})
 	g.write("doc-request-crlf", "An LRF whose lines a mail client turned into CR LF is the same LRF.",
 		doc("request"), requestOK, sec{"request crlf", g.request(nil)})
 
@@ -219,8 +222,8 @@ func (g *gen) documents() {
 	g.write("doc-trust-empty", "A trust file with no key.", doc("trust"), "error: no issuer key", trust("# nothing yet"))
 
 	// Product files.
-	g.write("doc-product-edge", "The example product, edge.", doc("product"),
-		`{"ok":true,"type":"tenure.product/v1","id":"edge","features":["scion","vpn","peering","monitoring"],"tiers":["lite","pro"],
+	g.write("doc-product-edge", "The example product, edge; sha256 is of the file's exact bytes.", doc("product"),
+		`{"ok":true,"type":"tenure.product/v1","id":"edge","sha256":"`+engine.ProductHash(schema.EdgeProduct)+`","features":["scion","vpn","peering","monitoring"],"tiers":["lite","pro"],
 		"trial_days":30,"grace_days":90,"min_version":"0.38.0"}`, sec{"product", string(schema.EdgeProduct)})
 	g.write("doc-product-unknown-feature", "A tier naming a feature outside the catalog.", doc("product"),
 		"error: tier lite names feature \"sdwan\", which is not in the catalog",

@@ -11,7 +11,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	random = newStream() // every run the same keys
 	g, err := newGen()
 	if err != nil {
 		fmt.Fprintf(stderr, "vectorgen: %v\n", err)
@@ -117,4 +119,32 @@ func (g *gen) write(name, comment string, header []kv, expect string, sections .
 	g.files[name+".txt"] = b.Bytes()
 }
 
-var random = rand.Reader
+// random is where the throwaway keys come from: a fixed stream, so that
+// `make vectors` writes the same files every run. The keys sign test
+// vectors only; nothing trusts them.
+var random io.Reader
+
+func newStream() io.Reader {
+	return &stream{seed: sha256.Sum256([]byte("tenure vectorgen: throwaway test keys"))}
+}
+
+// stream is SHA-256 in counter mode over a seed.
+type stream struct {
+	seed  [32]byte
+	n     uint64
+	block []byte
+}
+
+func (s *stream) Read(p []byte) (int, error) {
+	for i := range p {
+		if len(s.block) == 0 {
+			var ctr [8]byte
+			binary.BigEndian.PutUint64(ctr[:], s.n)
+			s.n++
+			sum := sha256.Sum256(append(s.seed[:], ctr[:]...))
+			s.block = sum[:]
+		}
+		p[i], s.block = s.block[0], s.block[1:]
+	}
+	return len(p), nil
+}

@@ -12,8 +12,9 @@ import (
 )
 
 // TestGenerate writes the vectors twice: every one passes, the two runs give
-// the same files with the same expectations (only the throwaway keys and
-// signatures differ), and no private key is written.
+// the same bytes (the throwaway keys come from a fixed stream, so `make
+// vectors` changes nothing it did not change in the generator), and no
+// private key is written.
 func TestGenerate(t *testing.T) {
 	dirs := [2]string{t.TempDir(), t.TempDir()}
 	for _, d := range dirs {
@@ -32,10 +33,11 @@ func TestGenerate(t *testing.T) {
 		if err != nil {
 			t.Fatalf("second run lacks %s", filepath.Base(n))
 		}
-		ea, err1 := vectors.Expected(a)
-		eb, err2 := vectors.Expected(b)
-		if err1 != nil || err2 != nil || !bytes.Equal(ea, eb) {
-			t.Errorf("%s: expectation changed between runs: %s / %s", filepath.Base(n), ea, eb)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: two runs wrote different files", filepath.Base(n))
+		}
+		if _, err := vectors.Expected(a); err != nil {
+			t.Errorf("%s: %v", filepath.Base(n), err)
 		}
 		// The one private-looking key written is a placeholder in a trust
 		// file, there to be refused.

@@ -14,7 +14,20 @@ const (
 	liteF  = `["monitoring","scion"]`
 	liteL  = `{"peering_tunnels":10,"vpn_users":25}`
 	trialL = `{"peering_tunnels":5,"vpn_users":10}`
+
+	// licensed1 is the outcome of L-000001 counting on 2026-03-01.
+	licensed1 = `{"state":"licensed","at":"2026-03-01T00:00:00Z","until":"2027-01-05T00:00:00Z","features":` + proF + `,"limits":` + proL + `,
+		"config_changes":true,"next":{"state":"grace","at":"2027-01-05T00:00:00Z"},
+		"licenses":[{"id":"L-000001","standing":"active"}],"warnings":[],"rolled_back":false}`
 )
+
+// inactiveTrial is the outcome on 2026-01-20T12:00:00Z when L-000001 does not
+// count for reason: the platform's own trial.
+func inactiveTrial(reason string) string {
+	return `{"state":"trial","at":"2026-01-20T12:00:00Z","until":"2026-02-04T08:00:00Z","features":["*"],"limits":` + trialL + `,
+		"config_changes":true,"next":{"state":"restricted","at":"2026-02-04T08:00:00Z"},
+		"licenses":[{"id":"L-000001","standing":"inactive","reason":"~` + reason + `"}],"warnings":[],"rolled_back":false}`
+}
 
 // A lic is one installed license of a scenario.
 type lic struct {
@@ -262,28 +275,26 @@ func (g *gen) scenarios() {
 			"config_changes":true,"next":{"state":"licensed","at":"2026-01-05T00:00:00Z"},
 			"licenses":[{"id":"L-000001","standing":"pending"}],"warnings":[],"rolled_back":false}`})
 
-	// Binding.
+	// Binding: the class rule (a class matches when any of its components
+	// does; every class the license carries but one, and at least two).
 	nic := maps.Clone(platform)
 	nic["mac:eth0"] = "00:1b:21:77:01:02"
-	g.scenario(scenario{name: "nic-swap", about: "One of three platform components changed (a replaced NIC): the license still binds.",
+	g.scenario(scenario{name: "nic-swap", about: "One of three component classes changed (a replaced NIC): the license still binds.",
 		host: "2026-03-01T00:00:00Z", raw: nic, licenses: []lic{l1},
-		expect: `{"state":"licensed","at":"2026-03-01T00:00:00Z","until":"2027-01-05T00:00:00Z","features":` + proF + `,"limits":` + proL + `,
-			"config_changes":true,"next":{"state":"grace","at":"2027-01-05T00:00:00Z"},
-			"licenses":[{"id":"L-000001","standing":"active"}],"warnings":[],"rolled_back":false}`})
+		expect: licensed1})
 	two := maps.Clone(nic)
 	two["dmi_uuid"] = "11112222-3333-4444-5555-666677778888"
-	g.scenario(scenario{name: "two-components-changed", about: "Two of three components changed: another platform. The license is inactive and the platform gets its own trial.",
+	g.scenario(scenario{name: "two-components-changed", about: "Two of three component classes changed: another platform. The license is inactive and the platform gets its own trial.",
 		host: "2026-01-20T12:00:00Z", raw: two, licenses: []lic{l1},
-		expect: `{"state":"trial","at":"2026-01-20T12:00:00Z","until":"2026-02-04T08:00:00Z","features":["*"],"limits":` + trialL + `,
-			"config_changes":true,"next":{"state":"restricted","at":"2026-02-04T08:00:00Z"},
-			"licenses":[{"id":"L-000001","standing":"inactive","reason":"~bound to another platform (1 of 3 platform components match, 2 needed)"}],
-			"warnings":[],"rolled_back":false}`})
+		expect: inactiveTrial("bound to another platform (1 of 3 component classes match, 2 needed; differ: dmi, mac)")})
 	g.scenario(scenario{name: "other-machine", about: "A state copied to another machine: the license is inactive there, and after that platform's trial the appliance is restricted.",
 		host: "2026-03-01T00:00:00Z", raw: map[string]string{"machine_id": "ffeeddccbbaa99887766554433221100", "dmi_uuid": "00000000-1111-2222-3333-444455556666", "mac:eth0": "52:54:00:12:34:56"},
 		licenses: []lic{l1},
 		expect: `{"state":"restricted","at":"2026-03-01T00:00:00Z","features":["*"],"limits":` + trialL + `,"config_changes":false,
-			"licenses":[{"id":"L-000001","standing":"inactive","reason":"~bound to another platform (0 of 3 platform components match, 2 needed)"}],
+			"licenses":[{"id":"L-000001","standing":"inactive","reason":"~bound to another platform (0 of 3 component classes match, 2 needed; differ: dmi, mac, machine)"}],
 			"warnings":[],"rolled_back":false}`})
+	g.classScenarios()
+
 	inactive := func(name, about, reason string, edit func(*engine.License), extra ...kv) {
 		g.scenario(scenario{name: name, about: about, host: "2026-01-20T12:00:00Z", extra: extra,
 			licenses: []lic{{id: "L-000001", signed: g.license(edit)}},
