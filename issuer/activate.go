@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -240,7 +241,10 @@ func (s *Server) heal(ctx context.Context, a *activation, ans *answer) error {
 		return err
 	}
 	for _, l := range lics {
-		if l.ID != out.ID && l.SupersededBy == "" && l.Released == nil && len(l.Sealed) > 0 && !slices.Contains(a.req.Installed, l.ID) {
+		// Only licenses sealed to the LRF's recipient: an appliance with a
+		// new age identity cannot open the others.
+		if l.ID != out.ID && l.SupersededBy == "" && l.Released == nil && len(l.Sealed) > 0 && !slices.Contains(a.req.Installed, l.ID) &&
+			(l.Recipient == "" || l.Recipient == a.req.Recipient) {
 			out.Licenses = append(out.Licenses, chainLicense{ID: l.ID, License: string(l.Sealed)})
 		}
 	}
@@ -325,7 +329,7 @@ func (s *Server) checkIdentity(ctx context.Context, a *activation, c *store.Cont
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	a.entry.Anomaly = s.releasedInstalled(ctx, c.ID, req.Installed)
+	a.entry.Anomaly = s.releasedInstalled(ctx, c.ID, req.Appliance, req.Installed)
 	switch {
 	case b == nil:
 		return nil, nil
@@ -472,9 +476,10 @@ func (s *Server) commit(ctx context.Context, a *activation, c *store.Contract, b
 	req, p := a.req, a.product
 	// A license carries the features the version the appliance runs has.
 	features, _ := licensed(p, c.Features)
+	platform := pinnedPlatform(b, req.Platform)
 	l := &engine.License{
 		ID: s.randomIDs(), Contract: c.ID, Revision: c.Revision, Customer: c.Customer, Product: c.Product,
-		Tier: c.Tier, Kind: c.Kind, Appliance: req.Appliance, Platform: req.Platform,
+		Tier: c.Tier, Kind: c.Kind, Appliance: req.Appliance, Platform: platform,
 		DeviceKeyHash: engine.KeyHash(req.DeviceKey), Features: features, Limits: c.Limits,
 		From: d.From, Until: d.Until, GraceDays: p.GracePeriodDays(), MinVersion: p.MinVersion,
 		Reason: d.Reason, Supersedes: d.Supersedes, Issued: now, Head: req.History.LicenseHead(),
@@ -488,7 +493,7 @@ func (s *Server) commit(ctx context.Context, a *activation, c *store.Contract, b
 		return nil, problem(http.StatusBadRequest, "malformed", "cannot seal the license to the request's recipient: %v", err)
 	}
 	op.License = store.License{ID: l.ID, Contract: c.ID, Appliance: req.Appliance, Revision: l.Revision, Reason: d.Reason,
-		From: d.From, Until: d.Until, Issued: now, Supersedes: d.Supersedes, Recipient: req.Recipient, Platform: req.Platform,
+		From: d.From, Until: d.Until, Issued: now, Supersedes: d.Supersedes, Recipient: req.Recipient, Platform: platform,
 		Head: l.Head, Signed: signed, Sealed: sealed}
 	op.Binding = store.Binding{Contract: c.ID, Appliance: req.Appliance, DeviceKey: req.DeviceKey, Platform: req.Platform, Bound: now, Sequence: req.Sequence}
 	if !op.Seat {
@@ -497,7 +502,7 @@ func (s *Server) commit(ctx context.Context, a *activation, c *store.Contract, b
 		// reissue from a changed machine, DESIGN.md "Issuing" case 3), so
 		// that the next request is matched against what it last licensed.
 		op.Binding = *b
-		op.Binding.Sequence, op.Binding.Platform = req.Sequence, req.Platform
+		op.Binding.Sequence, op.Binding.Platform = req.Sequence, platform
 	}
 	op.Idempotency = store.Idempotency{Contract: c.ID, Key: a.key, License: l.ID, Appliance: req.Appliance, Effective: a.given}
 	op.Entry = a.entry
@@ -519,11 +524,14 @@ func (s *Server) commit(ctx context.Context, a *activation, c *store.Contract, b
 
 // releasedInstalled names the released licenses of a contract an LRF still
 // lists as installed: a restored old state, or a release that was not one.
-func (s *Server) releasedInstalled(ctx context.Context, contract string, installed []string) string {
+// Only the appliance's own licenses count: an LRF naming another
+// appliance's (any caller can make up an appliance id) proves nothing, and
+// must not be a way to fill the anomalies.
+func (s *Server) releasedInstalled(ctx context.Context, contract, appliance string, installed []string) string {
 	var found []string
 	for _, id := range installed {
 		l, err := s.store.License(ctx, id)
-		if err == nil && l.Contract == contract && l.Released != nil {
+		if err == nil && l.Contract == contract && l.Appliance == appliance && l.Released != nil {
 			found = append(found, id)
 		}
 	}
@@ -536,4 +544,32 @@ func (s *Server) releasedInstalled(ctx context.Context, contract string, install
 
 func noSeat(c *store.Contract) error {
 	return problem(http.StatusConflict, "no-seat", "contract %s has no free seat (%d of %d taken); release an appliance's licenses with `tenure release`, or raise the contract's appliances", c.ID, c.Used, c.Appliances)
+}
+
+// pinnedPlatform is the platform a license for an appliance bound as b
+// carries, and b is re-pinned to: the request's components, and the pinned
+// ones of every class the request lacks (DMI unreadable without root, no
+// NIC in a private network namespace). Re-pinning to the request alone
+// would let a run with fewer classes shrink the binding, until a clone
+// matches it.
+func pinnedPlatform(b *store.Binding, current engine.Components) engine.Components {
+	if b == nil || b.Released != nil {
+		return current
+	}
+	has := map[string]bool{}
+	for name := range current {
+		has[engine.ComponentClass(name)] = true
+	}
+	out := current
+	for name, h := range b.Platform {
+		// A license carries at most 32 components.
+		if has[engine.ComponentClass(name)] || len(out) >= 32 {
+			continue
+		}
+		if len(out) == len(current) {
+			out = maps.Clone(current)
+		}
+		out[name] = h
+	}
+	return out
 }

@@ -36,29 +36,8 @@ const benchWorkers = 16
 //
 //	go test ./issuer -run '^$' -bench Activations -benchtime 2000x
 func BenchmarkActivations(b *testing.B) {
-	st, err := bolt.Open(filepath.Join(b.TempDir(), "issuer.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	skey, _, err := engine.GenerateKey(rand.Reader, "tenure-issuer-bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sg, err := signer.Parse(skey)
-	if err != nil {
-		b.Fatal(err)
-	}
-	admin := "admin-" + rand.Text()
-	h, err := issuer.New(issuer.Config{Store: st, Signers: []note.Signer{sg}, AdminToken: admin,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(h) // on 127.0.0.1
-	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: benchWorkers, MaxIdleConnsPerHost: benchWorkers, IdleConnTimeout: time.Minute}}
-	defer client.CloseIdleConnections()
+	srv, client, admin := benchServer(b)
+	var err error
 
 	token := benchContract(b, client, srv.URL, admin, "IC-BENCH", b.N)
 	bodies := make([][]byte, b.N)
@@ -180,29 +159,7 @@ func BenchmarkActivationGrowth(b *testing.B) {
 
 func activationGrowth(b *testing.B) {
 	b.StopTimer()
-	st, err := bolt.Open(filepath.Join(b.TempDir(), "issuer.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	skey, _, err := engine.GenerateKey(rand.Reader, "tenure-issuer-bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sg, err := signer.Parse(skey)
-	if err != nil {
-		b.Fatal(err)
-	}
-	admin := "admin-" + rand.Text()
-	h, err := issuer.New(issuer.Config{Store: st, Signers: []note.Signer{sg}, AdminToken: admin,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: benchWorkers, MaxIdleConnsPerHost: benchWorkers, IdleConnTimeout: time.Minute}}
-	defer client.CloseIdleConnections()
+	srv, client, admin := benchServer(b)
 	now := time.Now()
 	body := func(contract, lrf string) []byte {
 		out, err := json.Marshal(map[string]string{"contract": contract, "request": lrf})
@@ -272,4 +229,35 @@ func activationGrowth(b *testing.B) {
 	b.ReportMetric(l, "licenses-p50-ms")
 	b.ReportMetric(r, "reissues-p50-ms")
 	b.ReportMetric(max(l, r)/e, "growth-x")
+}
+
+// benchServer serves an issuer on a fresh bbolt store with a throwaway key
+// on 127.0.0.1 until the benchmark ends, and returns its server, a client
+// keeping benchWorkers connections, and the admin token.
+func benchServer(b *testing.B) (*httptest.Server, *http.Client, string) {
+	b.Helper()
+	st, err := bolt.Open(filepath.Join(b.TempDir(), "issuer.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	skey, _, err := engine.GenerateKey(rand.Reader, "tenure-issuer-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sg, err := signer.Parse(skey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin := "admin-" + rand.Text()
+	h, err := issuer.New(issuer.Config{Store: st, Signers: []note.Signer{sg}, AdminToken: admin,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	b.Cleanup(srv.Close)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: benchWorkers, MaxIdleConnsPerHost: benchWorkers, IdleConnTimeout: time.Minute}}
+	b.Cleanup(client.CloseIdleConnections)
+	return srv, client, admin
 }

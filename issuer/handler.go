@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -38,6 +39,20 @@ func typed[In any](h func(s *Server, ctx context.Context, c *call, in *In) (*ans
 		var in In
 		if err := decode(c.body, &in); err != nil {
 			return nil, nil, err
+		}
+		return h(s, ctx, c, &in)
+	}
+}
+
+// optional is typed for a route whose whole body is optional ({} and no
+// body mean the same).
+func optional[In any](h func(s *Server, ctx context.Context, c *call, in *In) (*answer, *store.Entry, error)) handler {
+	return func(s *Server, ctx context.Context, c *call) (*answer, *store.Entry, error) {
+		var in In
+		if len(bytes.TrimSpace(c.body)) > 0 {
+			if err := decode(c.body, &in); err != nil {
+				return nil, nil, err
+			}
 		}
 		return h(s, ctx, c, &in)
 	}

@@ -1,9 +1,12 @@
 package issuer
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/tenurehq/tenure/issuer/internal/store"
 	"github.com/tenurehq/tenure/shared/engine"
@@ -28,11 +31,15 @@ func (s *Server) storedReissue(ctx context.Context, a *activation, c *store.Cont
 	if err != nil {
 		return nil, err
 	}
+	// The features the LRF's product version gets: a validator upgraded to
+	// a newer product file must get the features it now has, one
+	// downgraded must not keep those it lost.
+	want, _ := licensed(a.product, c.Features)
 	for i := len(lics) - 1; i >= 0; i-- {
 		l := &lics[i]
 		if l.SupersededBy == "" && l.Released == nil && l.Revision == c.Revision && l.From.Equal(d.From) && l.Until.Equal(d.Until) &&
-			l.Recipient != "" && l.Recipient == a.req.Recipient && maps.Equal(l.Platform, a.req.Platform) &&
-			sameHead(l.Head, a.req.History.LicenseHead()) {
+			l.Recipient != "" && l.Recipient == a.req.Recipient && maps.Equal(l.Platform, pinnedPlatform(b, a.req.Platform)) &&
+			sameHead(l.Head, a.req.History.LicenseHead()) && slices.Equal(storedFeatures(l.Signed), want) {
 			return l, nil
 		}
 	}
@@ -62,4 +69,22 @@ func (s *Server) reissue(ctx context.Context, a *activation, b *store.Binding, o
 
 func sameHead(a, b *engine.Head) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+// storedFeatures reads the features of a license the issuer signed and
+// stored (the signed note's body), without verifying what it wrote itself;
+// nil when it cannot.
+func storedFeatures(signed []byte) []string {
+	_, rest, ok := bytes.Cut(signed, []byte("\n"))
+	if !ok {
+		return nil
+	}
+	j, _, _ := bytes.Cut(rest, []byte("\n"))
+	var l struct {
+		Features []string `json:"features"`
+	}
+	if json.Unmarshal(j, &l) != nil {
+		return nil
+	}
+	return l.Features
 }

@@ -48,7 +48,7 @@ var api = []route{
 	{"GET", "/v1/contracts", adminOnly, "", (*Server).listContracts},
 	{"GET", "/v1/contracts/{id}/ledger", contractOrAdmin, "", (*Server).ledgerView},
 	{"GET", "/v1/anomalies", adminOnly, "", (*Server).anomalies},
-	{"POST", "/v1/contracts/{id}/token", adminOnly, "", typed((*Server).rotateToken)},
+	{"POST", "/v1/contracts/{id}/token", adminOnly, "", optional((*Server).rotateToken)},
 	{"POST", "/v1/clock-resets", adminOnly, "request", typed((*Server).clockReset)},
 	{"GET", "/v1/products", anyone, "", (*Server).getProducts},
 	{"GET", "/v1/keys", anyone, "", (*Server).getKeys},

@@ -195,7 +195,7 @@ func parsePlatform(product, raw string) (engine.Components, error) {
 		return nil, fmt.Errorf("%s is not a JSON object of component name to string value: %v", EnvPlatform, err)
 	}
 	for name := range m {
-		if !validComponent(name) {
+		if !engine.ValidComponentName(name) {
 			return nil, fmt.Errorf("%s: component name %q must be lower-case letters, digits and _.:- (such as mac:eth0), at most 64", EnvPlatform, name)
 		}
 	}
@@ -207,18 +207,6 @@ func parsePlatform(product, raw string) (engine.Components, error) {
 		return nil, fmt.Errorf("%s names %d components; at most 32", EnvPlatform, len(c))
 	}
 	return c, nil
-}
-
-func validComponent(name string) bool {
-	if len(name) == 0 || len(name) > 64 || name[0] < 'a' || name[0] > 'z' {
-		return false
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("_.:-", r)) {
-			return false
-		}
-	}
-	return true
 }
 
 // finish keeps the high-water mark: in memory always, on disk when the

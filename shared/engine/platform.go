@@ -58,6 +58,21 @@ func (c Components) Fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
+// ValidComponentName reports whether name is a platform component name
+// the validator accepts: a lower-case letter, then lower-case letters,
+// digits and _.:-, at most 64 (machine_id, mac:52:54:00:12:34:56).
+func ValidComponentName(name string) bool {
+	if len(name) == 0 || len(name) > 64 || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("_.:-", r)) {
+			return false
+		}
+	}
+	return true
+}
+
 // ComponentClass returns the class of a component name: the name up to its
 // first ':' or '_', or the whole name when it has neither. The class of
 // every component a license carries is so seen from its name alone, though
@@ -118,8 +133,33 @@ func MatchPlatform(licensed, current Components, minMatch int) Match {
 	}
 	var buf [32]class
 	classes := buf[:0]
+	// A license that names NICs by address ignores the first-wave names by
+	// interface (mac:eth0): those are read from any address, one set by
+	// software too, so a clone could match the network class through them.
+	byAddress := false
+	for name := range licensed {
+		if macAddressName(name) {
+			byAddress = true
+			break
+		}
+	}
+	// Without the board (DMI) the state disk is no evidence apart from the
+	// machine id: a clone copies both. They count as one class.
+	board := false
+	for name := range licensed {
+		if ComponentClass(name) == "dmi" {
+			board = true
+			break
+		}
+	}
 	for name, h := range licensed {
+		if byAddress && strings.HasPrefix(name, "mac:") && !macAddressName(name) {
+			continue
+		}
 		cl := ComponentClass(name)
+		if cl == "disk" && !board {
+			cl = "machine"
+		}
 		i := 0
 		for i < len(classes) && classes[i].name != cl {
 			i++
@@ -206,4 +246,24 @@ type LicenseMatch struct {
 	Matched int      `json:"matched"`
 	Needed  int      `json:"needed"`
 	Missing []string `json:"missing"`
+}
+
+// macAddressName reports whether name is a NIC named by its address,
+// mac:52:54:00:12:34:56, rather than by its interface (mac:eth0).
+func macAddressName(name string) bool {
+	a, ok := strings.CutPrefix(name, "mac:")
+	if !ok || len(a) != 17 {
+		return false
+	}
+	for i := 0; i < 17; i++ {
+		c := a[i]
+		if i%3 == 2 {
+			if c != ':' {
+				return false
+			}
+		} else if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -134,3 +134,27 @@ func TestHashComponentWorkedExample(t *testing.T) {
 		t.Fatalf("HashComponent(edge, machine_id, 4c4c…) = %s, want %s", got, want)
 	}
 }
+
+// TestMatchIgnoresInterfaceNames: a license naming NICs by address counts
+// the network class by address only; the first-wave name by interface, read
+// from any address (one set by software too), would let a clone that copies
+// the original's MAC match it. A license with interface names only (issued
+// before Revision 2) still matches by them.
+func TestMatchIgnoresInterfaceNames(t *testing.T) {
+	h := func(m map[string]string) engine.Components { return engine.HashPlatform("edge", m) }
+	licensed := h(map[string]string{"machine_id": "m1", "dmi_uuid": "u1", "mac:52:54:00:12:34:56": "52:54:00:12:34:56", "mac:ens3": "52:54:00:12:34:56"})
+	// A clone: the same image, a new board, its NIC's address set by
+	// software to the original's (so no component by address).
+	clone := h(map[string]string{"machine_id": "m1", "dmi_uuid": "u2", "mac:ens3": "52:54:00:12:34:56"})
+	if m := engine.MatchPlatform(licensed, clone, 0); m.OK() {
+		t.Errorf("a clone copying the MAC matched: %s", m)
+	}
+	same := h(map[string]string{"machine_id": "m1", "dmi_uuid": "u1", "mac:52:54:00:12:34:56": "52:54:00:12:34:56", "mac:ens3": "52:54:00:12:34:56"})
+	if m := engine.MatchPlatform(licensed, same, 0); !m.OK() || m.Matched != 3 {
+		t.Errorf("the same machine: %s", m)
+	}
+	firstWave := h(map[string]string{"machine_id": "m1", "dmi_uuid": "u1", "mac:ens3": "52:54:00:12:34:56"})
+	if m := engine.MatchPlatform(firstWave, same, 0); !m.OK() || m.Matched != 3 {
+		t.Errorf("a first-wave license on the same machine: %s", m)
+	}
+}

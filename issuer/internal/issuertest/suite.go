@@ -58,6 +58,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReissueHeals", testReissueHeals},
 		{"ProductVersions", testProductVersions},
 		{"ProductNotLoaded", testProductNotLoaded},
+		{"ReissueProductUpgrade", testReissueProductUpgrade},
+		{"ReleasedInstalledForeign", testReleasedInstalledForeign},
+		{"RotateNoBody", testRotateNoBody},
+		{"RepinKeepsClasses", testRepinKeepsClasses},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newEnv(t, open)) })
 	}

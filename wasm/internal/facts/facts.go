@@ -46,7 +46,9 @@
 //     disk /etc/machine-id lives on: there it is no independent evidence (a
 //     disk moved into another machine takes the machine id with it), and
 //     counting it twice would let a moved disk or a clone keep its
-//     license. The state's file system is found in /proc/self/mountinfo,
+//     license. (Without DMI in a license, the engine counts the disk with
+//     the machine id as one class: a clone copies every disk.) The state's
+//     file system is found in /proc/self/mountinfo,
 //     its block device under /sys/dev/block, through partitions and
 //     stacked devices (device mapper, md) to the disk; of several, the
 //     first by kernel name.
@@ -55,8 +57,8 @@
 // interface name), so a platform stays within the 32 components a license
 // carries.
 //
-// Where fewer than three classes can be read (a VM without readable DMI
-// whose state is on its only disk, a container), a replaced NIC, a moved
+// Where fewer than three classes can be read (no readable DMI, which is
+// root's to read; a container), a replaced NIC, a moved
 // disk and a clone look alike; there the operator supplies a stable
 // identity instead (README, "Platform binding").
 //
@@ -72,6 +74,8 @@ package facts
 import (
 	"path/filepath"
 	"strings"
+
+	"github.com/tenurehq/tenure/shared/engine"
 )
 
 // Facts are the components read from one machine: each one's raw value and
@@ -157,16 +161,6 @@ func (m *machine) statePath(state string) string {
 	}
 }
 
-// ValidName reports whether name is a component name the validator accepts:
-// a lower-case letter, then lower-case letters, digits and _.:-, at most 64.
-func ValidName(name string) bool {
-	if len(name) == 0 || len(name) > 64 || name[0] < 'a' || name[0] > 'z' {
-		return false
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("_.:-", r)) {
-			return false
-		}
-	}
-	return true
-}
+// ValidName reports whether name is a component name the validator accepts
+// ([engine.ValidComponentName]).
+func ValidName(name string) bool { return engine.ValidComponentName(name) }

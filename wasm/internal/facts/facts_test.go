@@ -310,3 +310,27 @@ func BenchmarkCollect(b *testing.B) {
 		Collect("/", state)
 	}
 }
+
+// TestNoDMIClone: without readable DMI (a host not running as root) the
+// machine id, the NICs and the state disk are read; a clone copies the
+// disks (virtual disks' serials are often the hypervisor's defaults) and
+// the machine id, and must not keep the license with its new NICs.
+func TestNoDMIClone(t *testing.T) {
+	const eno1 = "sys/devices/pci0000:00/0000:00:1f.6/net/eno1/address"
+	const enp3s0 = "sys/devices/pci0000:00/0000:00:1c.0/0000:03:00.0/net/enp3s0/address"
+	base := load(t, "metal").Remove("sys/devices/virtual/dmi/id/product_uuid")
+	before := Collect(machineRoot(t, base), "/var/lib/tenure").Values
+	if got := classes(before); !slices.Equal(got, []string{"disk", "mac", "machine"}) {
+		t.Fatalf("bare metal without DMI: classes %v", got)
+	}
+	clone := base.Clone().Set(eno1, "a0:36:9f:11:11:11\n").Set(enp3s0, "a0:36:9f:11:11:12\n")
+	after := Collect(machineRoot(t, clone), "/var/lib/tenure").Values
+	if m := engine.MatchPlatform(engine.HashPlatform("edge", before), engine.HashPlatform("edge", after), 0); m.OK() {
+		t.Errorf("a clone with new NICs kept the license: %s", m)
+	}
+	// The same machine run by root later (DMI readable): the license
+	// made without DMI still holds.
+	if m := engine.MatchPlatform(engine.HashPlatform("edge", before), engine.HashPlatform("edge", Collect(machineRoot(t, load(t, "metal")), "/var/lib/tenure").Values), 0); !m.OK() {
+		t.Errorf("the same machine with DMI readable: %s", m)
+	}
+}
