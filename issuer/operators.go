@@ -77,18 +77,8 @@ type ledgerPage struct {
 // ledgerView is GET /v1/contracts/{id}/ledger: the contract's audit ledger,
 // oldest first, for its token holder and the admin.
 func (s *Server) ledgerView(ctx context.Context, c *call) (*answer, *store.Entry, error) {
-	id := c.r.PathValue("id")
-	if err := checkContractID(id); err != nil {
-		return nil, nil, err
-	}
-	q, err := parsePage(c.r)
+	id, q, _, err := s.contractPage(ctx, c)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := c.who.mayAct(id); err != nil {
-		return nil, nil, err
-	}
-	if _, err := s.contract(ctx, id); err != nil {
 		return nil, nil, err
 	}
 	v, err := fit(q.limit, func(limit int) (any, int, error) {

@@ -44,18 +44,7 @@ const maxApplianceLicenses = 500
 // viewContract is GET /v1/contracts/{id}?after=&limit=: the contract and a
 // page of its appliances with their licenses.
 func (s *Server) viewContract(ctx context.Context, c *call) (*answer, *store.Entry, error) {
-	id := c.r.PathValue("id")
-	if err := checkContractID(id); err != nil {
-		return nil, nil, err
-	}
-	q, err := parsePage(c.r)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := c.who.mayAct(id); err != nil {
-		return nil, nil, err
-	}
-	ct, err := s.contract(ctx, id)
+	id, q, ct, err := s.contractPage(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -82,4 +71,26 @@ func (s *Server) viewContract(ctx context.Context, c *call) (*answer, *store.Ent
 		return nil, nil, err
 	}
 	return ok(v), nil, nil
+}
+
+// contractPage runs the checks of a paged read of one contract, in the
+// API's order: 400 the id and the page's query, 403 the token, 404 the
+// contract; it returns the contract read.
+func (s *Server) contractPage(ctx context.Context, c *call) (string, *pageQuery, *store.Contract, error) {
+	id := c.r.PathValue("id")
+	if err := checkContractID(id); err != nil {
+		return "", nil, nil, err
+	}
+	q, err := parsePage(c.r)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if err := c.who.mayAct(id); err != nil {
+		return "", nil, nil, err
+	}
+	ct, err := s.contract(ctx, id)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return id, q, ct, nil
 }

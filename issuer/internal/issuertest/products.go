@@ -74,22 +74,7 @@ func testProductVersions(t *testing.T, e *env) {
 	code, body = e.do("PUT", "/v1/contracts/IC-1", e.admin, b)
 	e.want(422, code, body, "a feature in no version")
 
-	features := func(a activation) []string {
-		t.Helper()
-		l, err := e.store.License(t.Context(), a.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		trust, err := engine.ParseTrust(e.vkey + "\n")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lic, err := engine.VerifyLicense(l.Signed, trust)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return lic.Features
-	}
+	features := func(a activation) []string { return e.licenseFeatures(a.ID) }
 	// The newer version: every feature.
 	d2 := newDevice(t, 2)
 	code, a, body := e.activate(created.Token, "IC-1", d2.lrf(e, func(r *engine.Request) { r.ProductHash = v2.SHA256 }), "")
@@ -151,4 +136,23 @@ func testProductNotLoaded(t *testing.T, e *env) {
 	if !strings.Contains(string(body), "no longer licenses") {
 		t.Errorf("the refusal does not say the product is no longer loaded: %s", body)
 	}
+}
+
+// licenseFeatures returns the features of the stored license id, verified
+// with the issuer's key.
+func (e *env) licenseFeatures(id string) []string {
+	e.t.Helper()
+	l, err := e.store.License(e.t.Context(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	trust, err := engine.ParseTrust(e.vkey + "\n")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	lic, err := engine.VerifyLicense(l.Signed, trust)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return lic.Features
 }

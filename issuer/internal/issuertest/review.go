@@ -37,19 +37,7 @@ func testReissueProductUpgrade(t *testing.T, e *env) {
 	if code >= 300 || again.ID == first.ID {
 		t.Fatalf("the upgraded validator got the stored license of the older version: %d %s", code, body)
 	}
-	l, err := e.store.License(t.Context(), again.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust, err := engine.ParseTrust(e.vkey + "\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lic, err := engine.VerifyLicense(l.Signed, trust)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f := lic.Features; !slices.Contains(f, "sdwan") {
+	if f := e.licenseFeatures(again.ID); !slices.Contains(f, "sdwan") {
 		t.Errorf("the upgraded validator's license has %v, want sdwan", f)
 	}
 }
