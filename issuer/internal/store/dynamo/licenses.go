@@ -3,52 +3,33 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"slices"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tenurehq/tenure/issuer/internal/store"
 )
 
 // licenses fetches licenses by id, in the order of ids.
 func (s *Store) licenses(ctx context.Context, ids []string) ([]store.License, error) {
-	got := make(map[string]*store.License, len(ids))
-	for chunk := range slices.Chunk(ids, 100) {
-		var keys []item
-		for _, id := range chunk {
-			if _, dup := got[id]; !dup {
-				got[id] = nil
-				keys = append(keys, key(licensePK(id), skLicense))
-			}
+	seen := make(map[string]bool, len(ids))
+	var keys []item
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, key(licensePK(id), skLicense))
 		}
-		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
-		for attempt := 0; len(req) > 0 && len(req[s.table].Keys) > 0; attempt++ {
-			if attempt > 0 {
-				if err := backoff(ctx, attempt); err != nil {
-					return nil, err
-				}
-			}
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, s.fail("read licenses", err)
-			}
-			for _, it := range out.Responses[s.table] {
-				l, err := licenseOf(it)
-				if err != nil {
-					return nil, err
-				}
-				got[l.ID] = l
-			}
-			req = out.UnprocessedKeys
-		}
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]store.License, 0, len(ids))
 	for _, id := range ids {
-		l := got[id]
-		if l == nil {
+		it, ok := items[licensePK(id)]
+		if !ok {
 			return nil, fmt.Errorf("corrupt table %s: license %s is listed but missing", s.table, id)
+		}
+		l, err := licenseOf(it)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, *l)
 	}
