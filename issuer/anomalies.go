@@ -18,6 +18,7 @@ const (
 	anomalyFork       = "history_fork"        // a history that abandons an accepted release
 	anomalyRestore    = "history_restore"     // a history put back that abandons none
 	anomalyClockAhead = "clock_ahead"         // a receipt dated more than a day after the issuer's clock
+	anomalyUsageGap   = "usage_gap"           // a usage report whose period does not start where the previous one ended
 )
 
 // anomaly is one anomaly of a kind.
@@ -36,7 +37,7 @@ func join(a, b string) string {
 }
 
 // anomalyKinds are the kinds a ledger row's anomaly may name.
-var anomalyKinds = []string{anomalyIdentity, anomalySequence, anomalyReleased, anomalyFork, anomalyRestore, anomalyClockAhead}
+var anomalyKinds = []string{anomalyIdentity, anomalySequence, anomalyReleased, anomalyFork, anomalyRestore, anomalyClockAhead, anomalyUsageGap}
 
 // sightings splits a ledger row's anomaly ("kind: what; kind: what") into
 // its kinds and what each saw. Only known kinds start a part, so a "; " in

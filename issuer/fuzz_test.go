@@ -79,6 +79,7 @@ func FuzzAPI(f *testing.F) {
 		{"GET", "/v1/contracts"},
 		{"GET", "/v1/contracts/IC-1/ledger"},
 		{"GET", "/v1/anomalies"},
+		{"POST", "/v1/reports"},
 	}
 	// What a route's path may carry after it (a query, a long tail) and the
 	// content types a client may send.
@@ -105,6 +106,10 @@ func FuzzAPI(f *testing.F) {
 	f.Add(uint8(5), uint8(0), reset)
 	f.Add(uint8(5), uint8(1), reset)
 	f.Add(uint8(5), uint8(0), []byte(`{"request":"x","reason":"two\nlines"}`))
+	// A real usage report, of an appliance not bound to the contract.
+	report, _ := json.Marshal(map[string]string{"contract": "IC-1", "report": issuertest.NewAppliance(f, 3).Report(f, "IC-1", now.AddDate(0, -1, 0), now, nil, nil)})
+	f.Add(uint8(len(routes)-1), uint8(1), report)
+	f.Add(uint8(len(routes)-1), uint8(1), []byte(`{"contract":"IC-1","report":"-----BEGIN TENURE USAGE-----\nAAAA\n-----END TENURE USAGE-----\n"}`))
 	f.Add(uint8(0), uint8(0), []byte(`{"customer":"ACME","change":"renewal"}`))
 	f.Add(uint8(2), uint8(1), []byte(`{`))
 	f.Add(uint8(2), uint8(1), []byte(`null`))

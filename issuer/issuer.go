@@ -28,6 +28,7 @@
 //	GET  /v1/anomalies                     admin           what was off about appliances, one per kind, appliance, contract and day
 //	POST /v1/contracts/{id}/token          admin           a new token for a contract; the old one stops working at once
 //	POST /v1/clock-resets                  admin           an LRF in, a signed clock reset out, for an appliance whose clock ran ahead
+//	POST /v1/reports                       contract, admin a usage report in: the true-up of a site that never connects
 //	GET  /v1/products                      anyone          the loaded product versions: id, sha256, features, tier names
 //	GET  /v1/keys                          anyone          the verifier keys licenses are signed with
 //	GET  /healthz                          anyone          {"ok": true}
@@ -69,6 +70,19 @@
 // baseline. A document without a history (an older validator) is accepted,
 // and the next one with a history is the baseline.
 // The same LRF sent to the same contract again gets the stored license back.
+//
+// # Usage reports
+//
+// A site that never connects trues up with usage reports (`tenure report`,
+// a tenure.usage/v1 signed with the device key). POST /v1/reports verifies
+// one against the key pinned on the appliance's seat, held or released,
+// judges its history as a receipt's (stale is processed as usual) and keeps
+// the named contract's section, once per signed report. The contract's peaks
+// keep, per limit, the largest value an appliance was checked at, with its
+// effective limit then (its largest base contract's, plus its addons');
+// GET /v1/contracts/{id} shows them and each appliance's latest report. A
+// report whose period does not start where the previous one ended is
+// recorded as usage_gap. Usage over a limit is a fact, never a refusal.
 //
 // # Clocks
 //

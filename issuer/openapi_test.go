@@ -327,8 +327,33 @@ func TestOpenAPIMatchesTheHandler(t *testing.T) {
 	code, body = w.call("POST /v1/activations", "/v1/activations", created.Token, map[string]any{"contract": "IC-1042", "request": string(lrf2)})
 	must(409, code, body)
 
+	// The appliance reports its usage; the contract view shows it.
+	usage := func(created time.Time) string {
+		text, err := engine.SignUsage(&engine.Usage{Appliance: appliance, Product: "edge", Period: engine.Period{From: w.now.Add(-24 * time.Hour), Until: w.now},
+			Contracts: []engine.UsageSection{{Contract: "IC-1042", Limits: map[string]engine.Peaks{"vpn_users": {Allowed: 250, Denied: 300}}, Features: map[string]int{"vpn": 1}}},
+			History:   engine.NewTrail([]string{strings.Repeat("ab", 32)}, 0), Sequence: 2, Created: created, Nonce: token(t)[:22]}, device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(text)
+	}
+	report := map[string]any{"contract": "IC-1042", "report": usage(w.now)}
+	code, body = w.call("POST /v1/reports", "/v1/reports", created.Token, report)
+	must(201, code, body)
+	code, body = w.call("POST /v1/reports", "/v1/reports", created.Token, report)
+	must(200, code, body)
+	code, body = w.call("POST /v1/reports", "/v1/reports", created.Token, map[string]any{"contract": "IC-1042", "report": "x"})
+	must(400, code, body)
+	code, body = w.call("POST /v1/reports", "/v1/reports", w.admin, map[string]any{"contract": "IC-9999", "report": usage(w.now)})
+	must(404, code, body)
+	code, body = w.call("POST /v1/reports", "/v1/reports", created.Token, map[string]any{"contract": "IC-1042", "report": usage(w.now.Add(48 * time.Hour))})
+	must(422, code, body)
+
 	code, body = w.call("GET /v1/contracts/{id}", "/v1/contracts/IC-1042", created.Token, nil)
 	must(200, code, body)
+	if !strings.Contains(string(body), `"peaks":{"vpn_users":{"peak":300,"limit":250,`) || !strings.Contains(string(body), `"usage":{"report":`) {
+		t.Errorf("the contract view shows no usage: %s", body)
+	}
 	code, body = w.call("GET /v1/contracts/{id}", "/v1/contracts/IC-9999", w.admin, nil)
 	must(404, code, body)
 

@@ -23,10 +23,10 @@ import (
 )
 
 // TestPagesWithinBudget: every list of the API (contracts, a contract's
-// view, its ledger, the anomalies), filled with more and larger items than
-// one page of the largest limit holds within 256 KiB, answers pages of at
-// most issuer.MaxPageBytes, each with a next cursor, that together list
-// every item once (DESIGN.md, "Budgets").
+// view with its appliances' usage, its ledger, the anomalies), filled with
+// more and larger items than one page of the largest limit holds within
+// 256 KiB, answers pages of at most issuer.MaxPageBytes, each with a next
+// cursor, that together list every item once (DESIGN.md, "Budgets").
 func TestPagesWithinBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a store with thousands of records")
@@ -58,10 +58,19 @@ func TestPagesWithinBudget(t *testing.T) {
 	}
 	var created struct{ Token string }
 	json.Unmarshal(body, &created)
+	// Each appliance with a license and a usage report, which the view
+	// shows with it.
 	for i := range n {
-		b, _ := json.Marshal(map[string]string{"contract": "IC-0", "request": issuertest.FirstLRF(t, i+1, now)})
+		a := issuertest.NewAppliance(t, i+1)
+		b, _ := json.Marshal(map[string]string{"contract": "IC-0", "request": a.LRF(t, now)})
 		if code, _, body := send(t, srv, "POST", "/v1/activations", created.Token, "application/json", b); code != 201 {
 			t.Fatalf("activation %d: %d %s", i, code, body)
+		}
+		report := a.Report(t, "IC-0", now.AddDate(0, 0, -7), now,
+			map[string]engine.Peaks{"vpn_users": {Allowed: 10, Denied: 12}, "peering_tunnels": {Allowed: 4}}, map[string]int{"monitoring": 7, "peering": 2, "scion": 7, "vpn": 3})
+		b, _ = json.Marshal(map[string]string{"contract": "IC-0", "report": report})
+		if code, _, body := send(t, srv, "POST", "/v1/reports", created.Token, "application/json", b); code != 201 {
+			t.Fatalf("report %d: %d %s", i, code, body)
 		}
 	}
 	long := strings.Repeat("a long detail, as a refusal with its anomalies may hold. ", 20)
@@ -90,8 +99,8 @@ func TestPagesWithinBudget(t *testing.T) {
 		big         bool // MaxPage of its items are over 256 KiB
 	}{
 		{"/v1/contracts", "contracts", n + 1, true},
-		{"/v1/contracts/IC-0", "appliances", n, false},
-		{"/v1/contracts/IC-0/ledger", "entries", 1 + 2*n, true}, // the order, the activations, the refusals
+		{"/v1/contracts/IC-0", "appliances", n, true},
+		{"/v1/contracts/IC-0/ledger", "entries", 1 + 3*n, true}, // the order, the activations, the reports, the refusals
 		{"/v1/anomalies", "anomalies", n, true},
 	} {
 		seen := map[string]bool{}

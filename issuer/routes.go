@@ -50,6 +50,7 @@ var api = []route{
 	{"GET", "/v1/anomalies", adminOnly, "", (*Server).anomalies},
 	{"POST", "/v1/contracts/{id}/token", adminOnly, "", optional((*Server).rotateToken)},
 	{"POST", "/v1/clock-resets", adminOnly, "request", typed((*Server).clockReset)},
+	{"POST", "/v1/reports", contractOrAdmin, "report", typed((*Server).report)},
 	{"GET", "/v1/products", anyone, "", (*Server).getProducts},
 	{"GET", "/v1/keys", anyone, "", (*Server).getKeys},
 	{"GET", "/healthz", anyone, "", (*Server).health},

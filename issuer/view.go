@@ -2,18 +2,22 @@ package issuer
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/tenurehq/tenure/issuer/internal/store"
+	"github.com/tenurehq/tenure/shared/engine"
 )
 
-// contractView is the answer of GET /v1/contracts/{id}: the contract, one
-// page of its appliances (by id) and every license of those appliances.
+// contractView is the answer of GET /v1/contracts/{id}: the contract, its
+// peaks of usage over every report, one page of its appliances (by id) and
+// every license of those appliances.
 type contractView struct {
-	Contract   *store.Contract `json:"contract"`
-	Appliances []applianceView `json:"appliances"`
-	Licenses   []licenseView   `json:"licenses"`
-	Next       string          `json:"next,omitempty"`
+	Contract   *store.Contract       `json:"contract"`
+	Peaks      map[string]store.Peak `json:"peaks"`
+	Appliances []applianceView       `json:"appliances"`
+	Licenses   []licenseView         `json:"licenses"`
+	Next       string                `json:"next,omitempty"`
 }
 
 type applianceView struct {
@@ -21,6 +25,19 @@ type applianceView struct {
 	Platform string     `json:"platform"` // fingerprint of the pinned platform
 	Bound    time.Time  `json:"bound"`
 	Released *time.Time `json:"released,omitempty"`
+	// Usage is the appliance's report with the latest until on this
+	// contract; absent before its first.
+	Usage *usageView `json:"usage,omitempty"`
+}
+
+// usageView is an appliance's latest usage report on the contract: its
+// id, its period, and the contract's section of it.
+type usageView struct {
+	Report   string                  `json:"report"`
+	From     time.Time               `json:"from"`
+	Until    time.Time               `json:"until"`
+	Limits   map[string]engine.Peaks `json:"limits"`
+	Features map[string]int          `json:"features"`
 }
 
 type licenseView struct {
@@ -36,9 +53,11 @@ type licenseView struct {
 
 // maxApplianceLicenses bounds the licenses one appliance shows in the view,
 // the newest, so that a page of one appliance stays under MaxPageBytes (a
-// license is about 300 bytes of JSON). An appliance's chain is a handful;
-// only one that got a license per request before reissues returned the
-// stored one has more.
+// license is about 300 bytes of JSON, 150 KiB for 500; the appliance's usage
+// is at most 64 limits and 64 features, under 12 KiB, and the contract's
+// peaks as many limits as its product knows). An appliance's chain is a
+// handful; only one that got a license per request before reissues
+// returned the stored one has more.
 const maxApplianceLicenses = 500
 
 // viewContract is GET /v1/contracts/{id}?after=&limit=: the contract and a
@@ -48,14 +67,22 @@ func (s *Server) viewContract(ctx context.Context, c *call) (*answer, *store.Ent
 	if err != nil {
 		return nil, nil, err
 	}
+	peaks, err := s.store.Peaks(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
 	v, err := fit(q.limit, func(limit int) (any, int, error) {
 		bindings, next, err := s.store.BindingPage(ctx, id, q.after, limit)
 		if err != nil {
 			return nil, 0, badCursor(err)
 		}
-		v := &contractView{Contract: ct, Appliances: []applianceView{}, Licenses: []licenseView{}, Next: next}
+		v := &contractView{Contract: ct, Peaks: nonNil(peaks.Limits), Appliances: []applianceView{}, Licenses: []licenseView{}, Next: next}
 		for _, b := range bindings {
-			v.Appliances = append(v.Appliances, applianceView{ID: b.Appliance, Platform: b.Platform.Fingerprint(), Bound: b.Bound, Released: b.Released})
+			usage, err := s.latestUsage(ctx, id, b.Appliance)
+			if err != nil {
+				return nil, 0, err
+			}
+			v.Appliances = append(v.Appliances, applianceView{ID: b.Appliance, Platform: b.Platform.Fingerprint(), Bound: b.Bound, Released: b.Released, Usage: usage})
 			lics, err := s.store.ApplianceLicenses(ctx, id, b.Appliance)
 			if err != nil {
 				return nil, 0, err
@@ -71,6 +98,19 @@ func (s *Server) viewContract(ctx context.Context, c *call) (*answer, *store.Ent
 		return nil, nil, err
 	}
 	return ok(v), nil, nil
+}
+
+// latestUsage is an appliance's latest report on a contract, nil when it
+// sent none.
+func (s *Server) latestUsage(ctx context.Context, contract, appliance string) (*usageView, error) {
+	r, err := s.store.LatestReport(ctx, contract, appliance)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &usageView{Report: r.ID, From: r.From, Until: r.Until, Limits: nonNil(r.Limits), Features: nonNil(r.Features)}, nil
 }
 
 // contractPage runs the checks of a paged read of one contract, in the

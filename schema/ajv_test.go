@@ -11,8 +11,9 @@ import (
 
 // TestAjvStrict compiles every schema with a second, independent validator
 // in its strictest mode, Ajv (npm, pinned by testdata/ajv/package-lock.json),
-// and validates the example products with it, so the schemas mean the same
-// to tools outside Go. It installs the package on first run.
+// and validates the example products, the valid sample of every type and an
+// LRF carrying usage with it, so the schemas mean the same to tools outside
+// Go. It installs the package on first run.
 func TestAjvStrict(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -47,6 +48,17 @@ func TestAjvStrict(t *testing.T) {
 		}
 		args = append(args, baseURL+"product.schema.json="+f)
 	}
+	samples := [][2]string{{"tenure.lrf/v1", string(edit(t, validLRF, "usage", usageSummary(t)))}}
+	for _, typ := range Types() {
+		samples = append(samples, [2]string{typ, valid[typ]})
+	}
+	for _, s := range samples {
+		f := filepath.Join(t.TempDir(), strings.NewReplacer("/", "-", ".", "-").Replace(s[0])+".json")
+		if err := os.WriteFile(f, []byte(s[1]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, baseURL+byType[s[0]]+"="+f)
+	}
 	var out bytes.Buffer
 	cmd := exec.Command(node, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -55,8 +67,8 @@ func TestAjvStrict(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Ajv in strict mode refuses the schemas: %v\n%s", err, out.String())
 	}
-	if n := strings.Count(out.String(), "\nvalid "); n != 2 {
-		t.Errorf("Ajv validated %d products, want 2", n)
+	if n, want := strings.Count(out.String(), "\nvalid "), 2+len(samples); n != want {
+		t.Errorf("Ajv validated %d documents, want %d (2 products, a sample of each type, an LRF with usage)", n, want)
 	}
 	names, _ := filepath.Glob("*.schema.json")
 	for _, n := range names {

@@ -1,8 +1,8 @@
 // Package schema holds Tenure's JSON Schemas (draft 2020-12), the example
 // product and the OpenAPI description of the issuer's API. The schemas are
-// embedded and compiled once, on first use; both the validator and the issuer
-// check every document against them, so the two sides never disagree about a
-// field.
+// embedded and each is compiled once, on the first use of its type; both
+// the validator and the issuer check every document against them, so the
+// two sides never disagree about a field.
 package schema
 
 import (
@@ -36,50 +36,61 @@ var byType = map[string]string{
 	"tenure.license/v1": "license.schema.json",
 	"tenure.release/v1": "release.schema.json",
 	"tenure.clock/v1":   "clock.schema.json",
+	"tenure.usage/v1":   "usage.schema.json",
 	"tenure.backup/v1":  "backup.schema.json",
 	"tenure.product/v1": "product.schema.json",
 	"contract":          "contract.schema.json",
 }
 
-var compiled struct {
-	once    sync.Once
-	schemas map[string]*jsonschema.Schema
-	err     error
-}
-
-func compile() (map[string]*jsonschema.Schema, error) {
-	compiled.once.Do(func() {
-		c := jsonschema.NewCompiler()
-		c.Draft = jsonschema.Draft2020
-		c.AssertFormat = true
-		entries, err := files.ReadDir(".")
-		if err != nil {
-			compiled.err = err
-			return
-		}
-		for _, e := range entries {
-			b, err := files.ReadFile(e.Name())
-			if err != nil {
-				compiled.err = err
-				return
+// schemas compiles each type's schema on its first use, so a process pays
+// only for the types it reads: compiling one costs milliseconds (jsonschema
+// checks it against the draft's metaschema first), all of them about 20 ms,
+// which a Lambda cold start or a command that reads one document would
+// otherwise spend up front.
+var schemas = func() map[string]func() (*jsonschema.Schema, error) {
+	var mu sync.Mutex // a Compiler is not safe for concurrent use
+	var c *jsonschema.Compiler
+	var cErr error
+	out := make(map[string]func() (*jsonschema.Schema, error), len(byType))
+	for typ, name := range byType {
+		out[typ] = sync.OnceValues(func() (*jsonschema.Schema, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if c == nil && cErr == nil {
+				c, cErr = newCompiler()
 			}
-			if err := c.AddResource(baseURL+e.Name(), bytes.NewReader(b)); err != nil {
-				compiled.err = fmt.Errorf("schema %s: %w", e.Name(), err)
-				return
+			if cErr != nil {
+				return nil, cErr
 			}
-		}
-		out := make(map[string]*jsonschema.Schema, len(byType))
-		for typ, name := range byType {
 			s, err := c.Compile(baseURL + name)
 			if err != nil {
-				compiled.err = fmt.Errorf("schema %s: %w", name, err)
-				return
+				return nil, fmt.Errorf("schema %s: %w", name, err)
 			}
-			out[typ] = s
+			return s, nil
+		})
+	}
+	return out
+}()
+
+// newCompiler returns a compiler holding every embedded schema file.
+func newCompiler() (*jsonschema.Compiler, error) {
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	c.AssertFormat = true
+	entries, err := files.ReadDir(".")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		b, err := files.ReadFile(e.Name())
+		if err != nil {
+			return nil, err
 		}
-		compiled.schemas = out
-	})
-	return compiled.schemas, compiled.err
+		if err := c.AddResource(baseURL+e.Name(), bytes.NewReader(b)); err != nil {
+			return nil, fmt.Errorf("schema %s: %w", e.Name(), err)
+		}
+	}
+	return c, nil
 }
 
 // Types lists the document types that have a schema, sorted.
@@ -93,13 +104,13 @@ func File(name string) ([]byte, error) { return files.ReadFile(name) }
 // names the JSON path of the first failing value, such as
 // "/limits/vpn_users: must be >= 0".
 func Validate(typ string, doc []byte) error {
-	schemas, err := compile()
-	if err != nil {
-		return fmt.Errorf("schemas do not compile: %w", err)
-	}
-	s, ok := schemas[typ]
+	compiled, ok := schemas[typ]
 	if !ok {
 		return fmt.Errorf("no schema for %q", typ)
+	}
+	s, err := compiled()
+	if err != nil {
+		return fmt.Errorf("schemas do not compile: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()

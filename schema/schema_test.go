@@ -38,6 +38,11 @@ const (
 		`"trial":{"days":30,"limits":{}},"grace_days":90,"min_version":"0.38.0","binding":{}}`
 	validContract = `{"customer":"Acme AG","product":"edge","tier":"pro","kind":"commercial","features":["scion","vpn"],` +
 		`"limits":{"vpn_users":250},"appliances":2,"term_months":12,"change":"order","status":"active"}`
+	validUsage = `{"appliance":"A-7k2m9q4x","product":"edge","period":{"from":"2026-01-05T09:00:00Z","until":"2026-06-01T12:00:00Z"},` +
+		`"contracts":[{"contract":"IC-1042","limits":{"vpn_users":{"allowed":250,"denied":312}},"features":{"scion":140,"vpn":12}},` +
+		`{"contract":"IC-2077","limits":{},"features":{"peering":3}}],` +
+		`"history":{"head":{"n":3,"hash":"` + hashA + `"},"from":2,"entries":["` + hashB + `","` + hashA + `"]},` +
+		`"sequence":5,"created":"2026-06-01T12:00:00Z","nonce":"0123456789abcdef"}`
 
 	hashA = "3f2a000000000000000000000000000000000000000000000000000000000001"
 	hashB = "9b1c000000000000000000000000000000000000000000000000000000000002"
@@ -48,6 +53,7 @@ var valid = map[string]string{
 	"tenure.license/v1": validLicense,
 	"tenure.release/v1": validRelease,
 	"tenure.clock/v1":   validClock,
+	"tenure.usage/v1":   validUsage,
 	"tenure.backup/v1":  validBackup,
 	"tenure.product/v1": validProduct,
 	"contract":          validContract,
@@ -56,30 +62,50 @@ var valid = map[string]string{
 // deleted, as an edit's value, removes the field.
 var deleted = new(int)
 
-// edit returns doc with the value at path (keys separated by "/") replaced by
-// v, or removed if v is deleted.
+// edit returns doc with the value at path (keys, or indexes into arrays,
+// separated by "/") replaced by v, or removed if v is deleted.
 func edit(t *testing.T, doc, path string, v any) []byte {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+	var root any
+	if err := json.Unmarshal([]byte(doc), &root); err != nil {
 		t.Fatal(err)
 	}
 	keys := strings.Split(path, "/")
-	parent := m
-	for _, k := range keys[:len(keys)-1] {
-		next, ok := parent[k].(map[string]any)
-		if !ok {
-			t.Fatalf("edit %s: %s is not an object", path, k)
+	index := func(a []any, k string) int {
+		i, err := strconv.Atoi(k)
+		if err != nil || i < 0 || i >= len(a) {
+			t.Fatalf("edit %s: %s is not an index of the array", path, k)
 		}
-		parent = next
+		return i
+	}
+	parent := root
+	for _, k := range keys[:len(keys)-1] {
+		switch p := parent.(type) {
+		case map[string]any:
+			parent = p[k]
+		case []any:
+			parent = p[index(p, k)]
+		default:
+			t.Fatalf("edit %s: the parent of %s is not an object or an array", path, k)
+		}
 	}
 	last := keys[len(keys)-1]
-	if v == deleted {
-		delete(parent, last)
-	} else {
-		parent[last] = v
+	switch p := parent.(type) {
+	case map[string]any:
+		if v == deleted {
+			delete(p, last)
+		} else {
+			p[last] = v
+		}
+	case []any:
+		if v == deleted {
+			t.Fatalf("edit %s: cannot delete from an array", path)
+		}
+		p[index(p, last)] = v
+	default:
+		t.Fatalf("edit %s: the parent of %s is not an object or an array", path, last)
 	}
-	b, err := json.Marshal(m)
+	b, err := json.Marshal(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +155,10 @@ func TestSchemaFiles(t *testing.T) {
 			checkBounded(t, "#", root)
 		})
 	}
-	if _, err := compile(); err != nil {
-		t.Fatalf("compile: %v", err)
+	for typ, compiled := range schemas {
+		if _, err := compiled(); err != nil {
+			t.Fatalf("the schema of %s: %v", typ, err)
+		}
 	}
 }
 
@@ -321,6 +349,49 @@ func TestValidate(t *testing.T) {
 		{"contract no seats", "contract", "appliances", 0, "/appliances: must be >= 1"},
 		{"contract long term", "contract", "term_months", 121, "/term_months: must be <= 120"},
 		{"contract bad status", "contract", "status", "paused", "/status: value must be one of"},
+
+		// Usage reports and the summary an LRF carries. The order of the
+		// sections and of the period's ends is the engine's to check: the
+		// schema lets them through.
+		{"usage largest count", "tenure.usage/v1", "contracts/0/limits/vpn_users/denied", 9007199254740991, ""},
+		{"usage no contracts", "tenure.usage/v1", "contracts", []any{}, ""},
+		{"usage empty period", "tenure.usage/v1", "period/until", "2026-01-05T09:00:00Z", ""},
+		{"usage reversed period", "tenure.usage/v1", "period/until", "2026-01-01T00:00:00Z", ""},
+		{"usage unsorted contracts", "tenure.usage/v1", "contracts", usageSections("IC-2077", "IC-1042"), ""},
+		{"usage repeated contract", "tenure.usage/v1", "contracts", usageSections("IC-1042", "IC-1042"), ""},
+		{"usage sixteen sections", "tenure.usage/v1", "contracts", usageSections(contractIDs(16)...), ""},
+		{"lrf usage", "tenure.lrf/v1", "usage", usageSummary(t), ""},
+		{"usage unknown field", "tenure.usage/v1", "colour", "red", "/: additionalProperties 'colour' not allowed"},
+		{"usage unknown section field", "tenure.usage/v1", "contracts/0/seats", 2, "/contracts/0: additionalProperties 'seats' not allowed"},
+		{"usage unknown peak field", "tenure.usage/v1", "contracts/0/limits/vpn_users/at", "2026-02-01T00:00:00Z", "/contracts/0/limits/vpn_users: additionalProperties 'at' not allowed"},
+		{"usage unknown period field", "tenure.usage/v1", "period/days", 30, "/period: additionalProperties 'days' not allowed"},
+		{"usage missing history", "tenure.usage/v1", "history", deleted, "/: missing properties: 'history'"},
+		{"usage missing nonce", "tenure.usage/v1", "nonce", deleted, "/: missing properties: 'nonce'"},
+		{"usage missing features", "tenure.usage/v1", "contracts/1/features", deleted, "/contracts/1: missing properties: 'features'"},
+		{"usage null limits", "tenure.usage/v1", "contracts/1/limits", nil, "/contracts/1/limits: expected object, but got null"},
+		{"usage missing denied", "tenure.usage/v1", "contracts/0/limits/vpn_users/denied", deleted, "/contracts/0/limits/vpn_users: missing properties: 'denied'"},
+		{"usage count over 2^53-1", "tenure.usage/v1", "contracts/0/limits/vpn_users/denied", 9007199254740992, "/contracts/0/limits/vpn_users/denied: must be <="},
+		{"usage negative count", "tenure.usage/v1", "contracts/0/limits/vpn_users/allowed", -1, "/contracts/0/limits/vpn_users/allowed: must be >= 0"},
+		{"usage fractional count", "tenure.usage/v1", "contracts/0/limits/vpn_users/allowed", 2.5, "/contracts/0/limits/vpn_users/allowed: expected integer, but got number"},
+		{"usage count as text", "tenure.usage/v1", "contracts/0/limits/vpn_users/allowed", "250", "/contracts/0/limits/vpn_users/allowed: expected integer, but got string"},
+		{"usage bad limit name", "tenure.usage/v1", "contracts/0/limits/VPN", map[string]any{"allowed": 1, "denied": 0}, "/contracts/0/limits: additionalProperties 'VPN' not allowed"},
+		{"usage bad feature name", "tenure.usage/v1", "contracts/0/features/SCION", 1, "/contracts/0/features: additionalProperties 'SCION' not allowed"},
+		{"usage zero days", "tenure.usage/v1", "contracts/0/features/scion", 0, "/contracts/0/features/scion: must be >= 1"},
+		{"usage too many days", "tenure.usage/v1", "contracts/0/features/scion", 1000001, "/contracts/0/features/scion: must be <="},
+		{"usage bad contract", "tenure.usage/v1", "contracts/0/contract", "-IC", "/contracts/0/contract: does not match pattern"},
+		{"usage bad product", "tenure.usage/v1", "product", "Edge", "/product: does not match pattern"},
+		{"usage bad appliance", "tenure.usage/v1", "appliance", "A-XYZ", "/appliance: does not match pattern"},
+		{"usage period missing until", "tenure.usage/v1", "period/until", deleted, "/period: missing properties: 'until'"},
+		{"usage period offset", "tenure.usage/v1", "period/from", "2026-01-05T10:00:00+01:00", "/period/from: does not match pattern"},
+		{"usage period date only", "tenure.usage/v1", "period/until", "2026-06-01", "/period/until: '2026-06-01' is not valid 'date-time'"},
+		{"usage too many sections", "tenure.usage/v1", "contracts", usageSections(contractIDs(17)...), "/contracts: maximum 16 items required"},
+		{"usage contracts not a list", "tenure.usage/v1", "contracts", map[string]any{}, "/contracts: expected array, but got object"},
+		{"usage empty history", "tenure.usage/v1", "history/entries", []any{}, "/history/entries: minimum 1 items required"},
+		{"lrf usage missing period", "tenure.lrf/v1", "usage", usageSummary(t, "period", deleted), "/usage: missing properties: 'period'"},
+		{"lrf usage unknown field", "tenure.lrf/v1", "usage", usageSummary(t, "report", "x"), "/usage: additionalProperties 'report' not allowed"},
+		{"lrf usage count over 2^53-1", "tenure.lrf/v1", "usage", usageSummary(t, "contracts", usageSections("IC-1042", "IC-2077"), "contracts/0/limits", map[string]any{"vpn_users": map[string]any{"allowed": 9007199254740992, "denied": 0}}), "/usage/contracts/0/limits/vpn_users/allowed: must be <="},
+		{"lrf usage too many sections", "tenure.lrf/v1", "usage", usageSummary(t, "contracts", usageSections(contractIDs(17)...)), "/usage/contracts: maximum 16 items required"},
+		{"lrf null usage", "tenure.lrf/v1", "usage", nil, "/usage: expected object, but got null"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -340,6 +411,42 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// usageSections returns one small usage section per contract, in the order
+// given.
+func usageSections(contracts ...string) []any {
+	out := []any{}
+	for _, c := range contracts {
+		out = append(out, map[string]any{"contract": c, "limits": map[string]any{}, "features": map[string]any{"scion": 1}})
+	}
+	return out
+}
+
+func contractIDs(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = "IC-" + strconv.Itoa(1000+i)
+	}
+	return out
+}
+
+// usageSummary is the usage an LRF carries, the period so far and the
+// sections of the valid usage report, with edits as path, value pairs
+// applied in order.
+func usageSummary(t *testing.T, edits ...any) map[string]any {
+	t.Helper()
+	var u map[string]any
+	if err := json.Unmarshal([]byte(validUsage), &u); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"period": u["period"], "contracts": u["contracts"]})
+	for i := 0; i+1 < len(edits); i += 2 {
+		b = edit(t, string(b), edits[i].(string), edits[i+1])
+	}
+	var out map[string]any
+	json.Unmarshal(b, &out)
+	return out
 }
 
 func TestValidateInput(t *testing.T) {

@@ -16,6 +16,10 @@ mod=github.com/tenurehq/tenure
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tenure-demo.XXXXXX")
 bin=$tmp/bin work=$tmp/work
 mkdir -p "$bin" "$work"
+# The resident host the demo's tenure starts listens in the folder too, and
+# stops with the demo.
+export XDG_RUNTIME_DIR=$tmp/run
+mkdir -m 700 -p "$XDG_RUNTIME_DIR"
 
 # The demo runs in a process group of its own (set -m below): stopping it
 # stops the issuer and any tenure it started, before the folder goes.
@@ -23,6 +27,9 @@ stop() {
   if [ -n "${story:-}" ]; then
     kill -TERM -- "-$story" 2>/dev/null || true
     wait "$story" 2>/dev/null || true
+  fi
+  if [ -s "$tmp/run/tenure.sock.lock" ]; then
+    kill -TERM "$(cat "$tmp/run/tenure.sock.lock")" 2>/dev/null || true
   fi
   if [ -n "${DEMO_KEEP:-}" ]; then
     echo "demo: kept $tmp"

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tenurehq/tenure/shared/abi"
 	"github.com/tenurehq/tenure/shared/engine"
 )
 
@@ -30,13 +31,15 @@ type Appliance struct {
 	licCache   map[[32]byte]opened
 	cryptoOps  int
 
-	platRaw  string
-	platHash engine.Components
-	nowRaw   string // the last TENURE_NOW read, and its value
-	nowVal   time.Time
-	cur      call         // the call in progress
-	checkIn  engine.Input // the check path's engine input, reused
-	memo     checkMemo    // the last checks' answers
+	platRaw   string
+	platHash  engine.Components
+	nowRaw    string // the last TENURE_NOW read, and its value
+	nowVal    time.Time
+	cur       call         // the call in progress
+	checkIn   engine.Input // the check path's engine input, reused
+	memo      checkMemo    // the last checks' answers
+	lastCount lastCount    // the check counted last
+	held      abi.Hold     // the last hold given, kept here so a check allocates none
 
 	// gen is the generation file held open, so a warm call costs one read
 	// of it and no path lookup; genOpened bounds how long a replaced file

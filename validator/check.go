@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/tenurehq/tenure/shared/abi"
 	"github.com/tenurehq/tenure/shared/engine"
 )
 
@@ -30,6 +32,8 @@ func (c *call) check(args []string) int {
 	c.answerTrial(s)
 	if code, out, ok := c.a.memo.answer(c, s, args); ok {
 		c.reply, c.replied = out, true
+		c.countCheck(s, limit, config, rest, code)
+		c.holdable = code <= 1 && engine.ClockAt(c.host, c.a.hw, c.a.cfg.Floor, c.a.memo.issued).Equal(c.host)
 		return code
 	}
 	in := &c.a.checkIn
@@ -38,7 +42,53 @@ func (c *call) check(args []string) int {
 	if ok && code <= 1 && c.errOut.Len() == 0 {
 		c.a.memo.keep(c, s, in, args, code, c.out.String())
 	}
+	c.countCheck(s, limit, config, rest, code)
+	c.holdable = code <= 1 && engine.TimeUsed(in).Equal(c.host)
 	return code
+}
+
+// hold says, for a host that keeps answers (abi.EnvHold), how long the
+// answer of the check just made holds: while the generation is the one the
+// state has now, within the span the cached mode holds for, the same UTC
+// day, before the hourly write of the high-water mark is due, and at most a
+// second, so the module still sees the clock and the state every second.
+// Only an answer given at the host's own time holds: one the clock rule
+// raised (a clock set back) is asked again. It is nil for any other call.
+func (c *call) hold() *abi.Hold {
+	a, s := c.a, c.a.snap
+	if !c.holdable || c.changed || c.errOut.Len() > 0 || s == nil || s.gen == "" || s.mode == nil ||
+		c.req.Env[EnvNow] != "" || c.req.Env[abi.EnvHold] != "1" {
+		return nil
+	}
+	until := c.host.Add(time.Second)
+	if mu := s.mode.until; !mu.IsZero() && mu.Before(until) {
+		until = mu
+	}
+	if due := s.facts.HighWater.Add(time.Hour); due.Before(until) {
+		until = due
+	}
+	if midnight := c.host.Truncate(engine.Day).Add(engine.Day); midnight.Before(until) {
+		until = midnight
+	}
+	// Nor past the module's next look at the state itself (refresh: the
+	// files held to what was read, the generation file opened again).
+	for _, next := range []time.Time{a.checked.Add(time.Second), a.genOpened.Add(time.Second)} {
+		if !next.IsZero() && next.Before(until) {
+			until = next
+		}
+	}
+	if !until.After(c.host) {
+		return nil
+	}
+	a.held = abi.Hold{Gen: s.gen, From: c.host.UnixNano(), Until: until.UnixNano()}
+	return &a.held
+}
+
+// countCheck records a feature or limit check in the usage counters.
+func (c *call) countCheck(s *snapshot, limit string, config bool, rest []string, code int) {
+	if !config && len(rest) == 1 {
+		c.count(s, limit, rest[0], code)
+	}
 }
 
 // decide answers a check at the time the clock rule gives.

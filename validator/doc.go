@@ -46,12 +46,13 @@
 // The history is an append-only log of events, each naming the hash of the
 // one before and carrying a MAC: the appliance's making, a trial starting on
 // a platform, first use, a license installed (its verified body and the
-// SHA-256 of its file), a release, a restore, a migration. Released,
+// SHA-256 of its file), a release, a restore, a migration, a clock reset, a
+// usage report made (which ends the usage period). Released,
 // superseded, ever-licensed, the trials and first use are derived from it
 // and never from whether a file is there, so deleting or editing any file
 // never makes the status better. The facts record holds what changes often
 // and is no event (the clock's high-water mark, the sequence, the last
-// requests); its MAC covers the history head it was written with, so an
+// requests, the usage counters of the open period); its MAC covers the history head it was written with, so an
 // older history or an older record put back alone is seen. A history that
 // is missing, cut, edited or not the one the appliance record names is
 // "state damaged" with nothing proven: restricted, no feature, until a

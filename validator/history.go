@@ -44,6 +44,7 @@ const (
 	eventMigrate  = "migrate"   // a state from before the history was read into one
 	eventMark     = "mark"      // the clock passed an instant at which the mode may change
 	eventClock    = "clock"     // a clock reset from the vendor brought the high-water mark to its mark
+	eventReport   = "report"    // a usage report ended the period: dated at its until
 )
 
 // An event is one entry of the history.
@@ -59,6 +60,7 @@ type event struct {
 	Release  *releaseEvent     `json:"release,omitempty"`  // release
 	Restore  *restoreEvent     `json:"restore,omitempty"`  // restore
 	Clock    *clockEvent       `json:"clock,omitempty"`    // clock: dated at its mark
+	Report   *reportEvent      `json:"report,omitempty"`   // report
 }
 
 type releaseEvent struct {
@@ -85,6 +87,14 @@ type clockEvent struct {
 	Sequence uint64    `json:"sequence"`
 	Reason   string    `json:"reason"`
 	SHA256   string    `json:"sha256"` // of the reset's armored bytes
+}
+
+// reportEvent is a usage report made: the period it covered ended at the
+// event's time.
+type reportEvent struct {
+	From     time.Time `json:"from"`
+	Sequence uint64    `json:"sequence"`
+	Nonce    string    `json:"nonce"`
 }
 
 // history is a parsed, verified history file.

@@ -35,6 +35,9 @@ func TestPowerCut(t *testing.T) {
 	backupL2 := cli(t, withL2, e, "a long backup passphrase\n", 0, "backup", "--passphrase-file", "-").Stdout
 	empty := testConfig(t, base.Trust)
 	eb := env{now: e.now, platform: platformB}
+	counted := testConfig(t, base.Trust)
+	copyDir(t, base.Dir, counted.Dir)
+	cli(t, counted, e, "", 0, "check", "--limit", "vpn_users", "42")
 
 	for _, tc := range []struct {
 		name  string
@@ -50,6 +53,8 @@ func TestPowerCut(t *testing.T) {
 			}
 		}, nil},
 		{"request", base, "", []string{"request"}, nil, nil},
+		{"report", counted, "", []string{"report"}, nil, nil},
+		{"check-counted", base, "", []string{"check", "--limit", "vpn_users", "42"}, nil, nil},
 		{"release", withL2, "", []string{"release", l2}, func(t *testing.T, cfg *Config) {
 			if s := status(t, cfg, e); standing(s, l2).Standing != engine.StandingReleased {
 				t.Fatalf("%+v", s.Licenses)

@@ -46,6 +46,9 @@ type (
 		// between its two writes) holds a mark and a tamper the reset
 		// undid.
 		Reset uint64 `json:"reset,omitempty"`
+		// Usage are the usage counters of the open period, by contract
+		// (counters.go); `tenure report` starts them again.
+		Usage map[string]*contractCounters `json:"usage,omitempty"`
 	}
 
 	// requestFact is one LRF the appliance made: a clock reset must answer

@@ -41,6 +41,7 @@ func (c *call) request(args []string) int {
 		Created:     st.At,
 		Nonce:       nonce,
 		History:     s.hist.trail(len(s.hist.events)),
+		Usage:       s.summary(st.At),
 	}
 	if st.Grace != nil && st.State == engine.ModeGrace {
 		g := st.Grace.Started

@@ -72,6 +72,8 @@ type call struct {
 	crossed  bool // the check path's mode moved to a new span
 	readOnly bool // status --at: the high-water mark stays where it is
 	final    bool // a clock reset was applied: the command writes nothing after it
+	counted  bool // a check changed the usage counters: the facts record is written
+	holdable bool // a check answered at the host's time: its answer may hold (hold)
 	reply    string
 	replied  bool // reply, not out, is what the call printed
 }
@@ -91,6 +93,7 @@ func init() {
 	commands["status"] = command{run: (*call).status}
 	commands["check"] = command{run: (*call).check}
 	commands["release"] = command{run: (*call).release}
+	commands["report"] = command{run: (*call).report}
 	commands["backup"] = command{run: (*call).backup}
 	commands["restore"] = command{run: (*call).restore}
 	commands["help"] = command{run: (*call).help, plain: true}
@@ -111,7 +114,7 @@ func (a *Appliance) Run(req Request) Response {
 	if c.replied {
 		stdout = c.reply
 	}
-	return Response{Exit: code, Stdout: stdout, Stderr: c.errOut.String()}
+	return Response{Exit: code, Stdout: stdout, Stderr: c.errOut.String(), Hold: c.hold()}
 }
 
 func (c *call) run() int {
@@ -214,11 +217,13 @@ func parsePlatform(product, raw string) (engine.Components, error) {
 // that failed its check is left for an install to replace.
 func (c *call) finish() error {
 	a := c.a
-	if !c.readOnly {
+	if !c.readOnly && !c.final {
+		// After a clock reset the mark is the reset's until the next call:
+		// a warm instance holds what a new one would read.
 		c.seen()
 	}
 	if s := a.snap; s != nil && s.app != nil && s.broken == "" && !c.readOnly && !c.final {
-		due := s.migrated || a.hw.After(s.facts.HighWater) && (c.changed || a.hw.Sub(s.facts.HighWater) >= time.Hour)
+		due := s.migrated || c.counted || a.hw.After(s.facts.HighWater) && (c.changed || a.hw.Sub(s.facts.HighWater) >= time.Hour)
 		var err error
 		if c.crossed || due {
 			err = c.markPassed(s)

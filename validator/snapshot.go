@@ -240,6 +240,8 @@ func (s *snapshot) derive() {
 			s.sequence = max(s.sequence, e.Release.Sequence)
 		case eventClock:
 			s.resetTo(e)
+		case eventReport:
+			s.sequence = max(s.sequence, e.Report.Sequence)
 		case eventRestore:
 			for _, id := range e.Restore.Licenses {
 				if !seen[id] {

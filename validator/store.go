@@ -72,10 +72,19 @@ type store struct {
 
 func (s *store) path(name string) string { return path.Join(s.dir, name) }
 
-func (s *store) read(name string) ([]byte, error) { return s.readBounded(name, maxRecord) }
+func (s *store) read(name string) ([]byte, error) {
+	if name == fileFacts {
+		return s.readBounded(name, maxFacts)
+	}
+	return s.readBounded(name, maxRecord)
+}
 
-// maxRecord bounds what a record file may hold.
-const maxRecord = 4 << 10
+// maxRecord bounds what a record file may hold; maxFacts the facts record,
+// which holds the usage counters too.
+const (
+	maxRecord = 4 << 10
+	maxFacts  = 32 << 10
+)
 
 // errTooLarge marks a state file over the bound of what it should hold.
 var errTooLarge = errors.New("is larger than such a file can be")

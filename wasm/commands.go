@@ -168,15 +168,17 @@ func (v *Validator) CheckConfigChange(ctx context.Context) (bool, error) {
 func (v *Validator) check(ctx context.Context, args ...string) (bool, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if exit, ok := v.held(args); ok {
+		return exit == 0, nil
+	}
 	out, err := v.exchange(ctx, args, "", nil)
 	if err != nil {
 		return false, err
 	}
-	switch abi.ResponseExit(out) {
-	case 0:
-		return true, nil
-	case 1:
-		return false, nil
+	switch exit := abi.ResponseExit(out); exit {
+	case 0, 1:
+		v.keepHeld(args, exit, out)
+		return exit == 0, nil
 	}
 	r, err := decodeResponse(out)
 	if err != nil {
@@ -195,6 +197,14 @@ func (v *Validator) check(ctx context.Context, args ...string) (bool, error) {
 // this appliance and returns the signed release receipt for the vendor.
 func (v *Validator) Release(ctx context.Context, id string) ([]byte, error) {
 	out, err := v.run(ctx, "", nil, "release", id)
+	return []byte(out), err
+}
+
+// Report ends the usage period and returns the signed usage report for the
+// vendor: per contract the peaks each limit was checked at and the days each
+// feature was.
+func (v *Validator) Report(ctx context.Context) ([]byte, error) {
+	out, err := v.run(ctx, "", nil, "report")
 	return []byte(out), err
 }
 

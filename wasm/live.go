@@ -13,6 +13,11 @@ import (
 // exchange sends one request and returns the module's answer, which is only
 // valid until the next exchange. The caller holds v.mu.
 func (v *Validator) exchange(ctx context.Context, args []string, stdin string, extra map[string]string) ([]byte, error) {
+	if len(args) == 0 || args[0] != "check" {
+		// Any other command may change the state: a held answer is asked
+		// again (the generation would say so too, a moment later).
+		v.forgetHeld()
+	}
 	v.req = abi.AppendRequest(v.req[:0], args, v.env.With(extra), stdin)
 	if cap(v.req) > 64<<10 {
 		defer func() { v.req = nil }() // a license or a backup is not kept
@@ -50,6 +55,7 @@ func (v *Validator) exchange(ctx context.Context, args []string, stdin string, e
 
 // dropLive closes the live instance, if any.
 func (v *Validator) dropLive(ctx context.Context) {
+	v.forgetHeld()
 	if v.live != nil {
 		v.live.close(ctx)
 		v.live, v.buf = nil, reqBuffer{}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/tenurehq/tenure/shared/abi"
@@ -33,6 +34,10 @@ type Options struct {
 	Version string
 	// Module is the validator reactor; nil means [LoadModule].
 	Module []byte
+
+	// compiled, when set, is the reactor already compiled (the resident
+	// host's): Module is then not needed.
+	compiled *wazeroModule
 }
 
 // A Validator runs the validator reactor over one state directory. Its
@@ -48,7 +53,16 @@ type Validator struct {
 	env      abi.Env           // the environment every request carries
 	sources  map[string]string // what `platform` adds to it: where each component came from
 
-	live  *instance // kept from call to call; nil after a trap
+	live *instance // kept from call to call; nil after a trap
+	// gen is the state's generation file mapped, and answers the checks'
+	// answers the module said hold (hold.go).
+	gen      *genMap
+	answers  [maxHeld]heldAnswer
+	nanswers int
+	evict    int  // the next held answer to give way when they are maxHeld
+	noHold   bool // every check enters the module (tests, benchmarks)
+	heldHits int  // checks answered from a hold (tests)
+
 	req   []byte    // the request being sent
 	buf   reqBuffer // the live instance's request buffer
 	stack [2]uint64 // parameters and results of the reactor's functions
@@ -64,6 +78,14 @@ func Open(ctx context.Context, opts Options) (*Validator, error) {
 	if err := os.MkdirAll(opts.State, 0o700); err != nil {
 		return nil, fmt.Errorf("failed to make the state directory: %w", err)
 	}
+	// The state may be reached through a symlink: it is resolved once,
+	// here, so the directory mounted, the one locked and the one a
+	// resident host keys the instance by stay the same one.
+	resolved, err := filepath.EvalSymlinks(opts.State)
+	if err != nil {
+		return nil, fmt.Errorf("failed to resolve the state directory: %w", err)
+	}
+	opts.State = resolved
 	// The state holds the device key: it is the host's to keep private,
 	// since WASI passes no file modes (wazero makes the module's files
 	// 0600 and its directories 0700).
@@ -86,23 +108,27 @@ func Open(ctx context.Context, opts Options) (*Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to encode the platform: %w", err)
 	}
-	module := opts.Module
-	if module == nil {
-		if module, _, err = LoadModule(); err != nil {
+	var wm wazeroModule
+	if opts.compiled != nil {
+		wm = *opts.compiled
+	} else {
+		module := opts.Module
+		if module == nil {
+			if module, _, err = LoadModule(); err != nil {
+				return nil, err
+			}
+		} else if err := verifyModule(module, "given to wasm.Open"); err != nil {
 			return nil, err
 		}
-	} else if err := verifyModule(module, "given to wasm.Open"); err != nil {
-		return nil, err
-	}
-	rt, compiled, err := compile(module)
-	if err != nil {
-		return nil, err
+		if wm.rt, wm.compiled, err = compile(module); err != nil {
+			return nil, err
+		}
 	}
 	lock, err := openLock(opts.State)
 	if err != nil {
 		return nil, err
 	}
-	env := map[string]string{abi.EnvPlatform: string(pj)}
+	env := map[string]string{abi.EnvPlatform: string(pj), abi.EnvHold: "1"}
 	if opts.Now != "" {
 		env[abi.EnvNow] = opts.Now
 	}
@@ -110,7 +136,7 @@ func Open(ctx context.Context, opts Options) (*Validator, error) {
 		env[abi.EnvVersion] = opts.Version
 	}
 	v := &Validator{
-		state: opts.State, platform: string(pj), module: wazeroModule{rt, compiled},
+		state: opts.State, platform: string(pj), module: wm,
 		lock: lock, env: abi.NewEnv(env),
 	}
 	if len(sources) > 0 {
@@ -133,6 +159,8 @@ func (v *Validator) Close() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.dropLive(context.Background())
+	v.gen.unmap()
+	v.gen = nil
 	return v.lock.close()
 }
 

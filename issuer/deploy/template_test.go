@@ -243,11 +243,22 @@ func TestFunction(t *testing.T) {
 		"TENURE_KEY_FILE":           "kms:${SigningKey.Arn}?name=${KeyName}",
 		"TENURE_ADMIN_TOKEN_SECRET": "secretsmanager:${AdminTokenSecret}",
 		"TENURE_PRODUCTS":           "${Products}",
+		"GOGC":                      "400",
+		"GOMEMLIMIT":                "384MiB",
 	}
 	for k, want := range wantEnv {
 		if got := fn.Environment.Variables[k]; got != want {
 			t.Errorf("env %s = %q, want %q", k, got, want)
 		}
+	}
+	// GOMEMLIMIT is three quarters of the function's memory (the comment
+	// beside it says why), so the two change together.
+	memory := 0
+	if fn.MemorySize != nil {
+		memory = *fn.MemorySize
+	}
+	if got := fn.Environment.Variables["GOMEMLIMIT"]; got != fmt.Sprintf("%dMiB", memory*3/4) {
+		t.Errorf("GOMEMLIMIT = %q is not three quarters of MemorySize %d", got, memory)
 	}
 	for k := range fn.Environment.Variables {
 		if _, ok := wantEnv[k]; !ok {

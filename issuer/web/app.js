@@ -4,7 +4,7 @@
 'use strict';
 
 (function () {
-  const MAX_DOCUMENT = 64 * 1024; // the API's limit for an LRF or a receipt
+  const MAX_DOCUMENT = 64 * 1024; // the API's limit for an LRF, a receipt or a usage report
   const SVG = 'http://www.w3.org/2000/svg';
   const $ = (id) => document.getElementById(id);
 
@@ -26,7 +26,7 @@
 
   // ---- refusals, shown next to the field they concern --------------------
 
-  const FIELDS = ['contract', 'token', 'lrf', 'effective', 'receipt'];
+  const FIELDS = ['contract', 'token', 'lrf', 'effective', 'receipt', 'report'];
 
   function clearErrors(fields) {
     for (const f of fields.concat('general')) {
@@ -38,12 +38,20 @@
     }
   }
 
-  // ADVICE is, by problem type, what the customer can do about a refusal
-  // whose detail speaks to the vendor's staff.
+  // ADVICE is, by problem type (and the document refused, after a slash,
+  // where that changes it), what the customer can do about a refusal whose
+  // detail speaks to the vendor's staff.
   const ADVICE = new Map([
     ['clock-ahead', 'The appliance\'s clock is ahead of the issuer\'s. Ask the vendor for a clock reset: send them this same .lrf file, ' +
       'install the file they send back on the appliance with tenure install, then make a new request with tenure request.'],
+    ['clock-ahead/report', 'The appliance\'s clock is ahead of the issuer\'s. Ask the vendor for a clock reset: make a license request on the appliance ' +
+      'with tenure request and send it to them, install the file they send back with tenure install, then make a new report with tenure report.'],
   ]);
+
+  function adviceFor(problem, docField) {
+    const slug = slugOf(problem);
+    return ADVICE.get(slug + '/' + docField) || ADVICE.get(slug);
+  }
 
   function showError(field, title, detail, advice) {
     const p = $(FIELDS.includes(field) ? field + '-error' : 'general-error');
@@ -279,9 +287,11 @@
       cell(tr, (a.platform || '').slice(0, 12), 'mono').title = a.platform || '';
       cell(tr, day(a.bound));
       cell(tr, a.released ? 'released ' + day(a.released) : 'bound', a.released ? 'muted' : '');
+      usageCell(tr, a.usage);
       apps.append(tr);
     }
-    if (!apps.rows.length) emptyRow(apps, 4, 'No appliance is bound yet.');
+    if (!apps.rows.length) emptyRow(apps, 5, 'No appliance is bound yet.');
+    drawUsage($('c-usage'), v);
 
     const now = Date.now();
     const lics = $('c-licenses').tBodies[0];
@@ -303,6 +313,101 @@
     drawTimeline($('c-timeline'), sorted, now);
 
     $('contract-view').hidden = false;
+  }
+
+  // ---- usage: the appliances' reports and the contract's peaks -----------
+
+  // usageCell shows an appliance's latest report: its period and the days
+  // each feature was checked.
+  function usageCell(tr, u) {
+    if (!u) {
+      cell(tr, 'none yet', 'muted');
+      return;
+    }
+    const feats = Object.keys(u.features || {}).sort().map((f) => f + ' ' + u.features[f] + ' d');
+    const td = cell(tr, day(u.from) + ' → ' + day(u.until));
+    td.className = 'usage-period';
+    if (feats.length) {
+      const small = document.createElement('span');
+      small.className = 'usage-features';
+      small.textContent = feats.join(', ');
+      td.append(small);
+    }
+    td.title = 'report ' + u.report;
+  }
+
+  const peakOf = (p) => Math.max(p.allowed || 0, p.denied || 0);
+
+  // drawUsage draws, per limit, a small chart: a bar for the contract's
+  // peak over every report and one for each appliance's latest report on
+  // this page, against a line at the limit; a bar over the line is red.
+  // The limit is the one the peak was reached under (the appliance's, with
+  // its addons), else the contract's own.
+  function drawUsage(box, v) {
+    box.textContent = '';
+    const c = v.contract, peaks = v.peaks || {};
+    const reporting = (v.appliances || []).filter((a) => a.usage);
+    const names = new Set(Object.keys(peaks));
+    for (const a of reporting) for (const n of Object.keys(a.usage.limits || {})) names.add(n);
+    if (!names.size) {
+      const p = document.createElement('p');
+      p.className = 'hint';
+      p.textContent = reporting.length ? 'The reports show no limit checked.' : 'No usage report yet.';
+      box.append(p);
+      return;
+    }
+    for (const name of [...names].sort()) {
+      const pk = peaks[name];
+      const limit = pk ? pk.limit : ((c.limits || {})[name] || 0);
+      const rows = [];
+      if (pk) rows.push({ label: 'peak, every report', value: pk.peak, peak: true,
+        title: 'peak ' + pk.peak + ' by ' + pk.appliance + ', in the report until ' + day(pk.at) + '; its limit then ' + pk.limit });
+      for (const a of reporting) {
+        const u = a.usage.limits && a.usage.limits[name];
+        if (!u) continue;
+        rows.push({ label: a.id, value: peakOf(u),
+          title: a.id + ', ' + day(a.usage.from) + ' → ' + day(a.usage.until) + ': allowed up to ' + u.allowed + ', denied up to ' + u.denied });
+      }
+      box.append(usageChart(name, limit, pk, rows));
+    }
+  }
+
+  function usageChart(name, limit, pk, rows) {
+    const fig = document.createElement('figure');
+    fig.className = 'usage-chart';
+    fig.dataset.limit = name;
+    const over = pk && pk.peak > pk.limit;
+    if (over) fig.classList.add('over');
+    const cap = document.createElement('figcaption');
+    const n = document.createElement('strong');
+    n.textContent = name;
+    cap.append(n, ' ');
+    const st = document.createElement('span');
+    st.className = over ? 'standing-over' : 'standing-within';
+    st.textContent = pk ? ('peak ' + pk.peak + ' of ' + pk.limit + (over ? ', over by ' + (pk.peak - pk.limit) : ', within')) : 'no peak kept';
+    cap.append(st);
+    fig.append(cap);
+
+    const W = 860, LABEL = 190, ROW = 22, TOP = 18, PAD = 60;
+    const H = TOP + ROW * rows.length + 4;
+    const top = Math.max(1, limit, ...rows.map((r) => r.value)) * 1.05;
+    const x = (val) => LABEL + (W - LABEL - PAD) * val / top;
+    const svg = el('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', class: 'usage-svg' });
+    svg.append(el('title', {}, name + ': peaks against the limit ' + limit));
+    rows.forEach((r, i) => {
+      const y = TOP + i * ROW;
+      svg.append(el('text', { x: 0, y: y + ROW / 2 + 4, class: 'row-label' }, r.label));
+      const bar = el('rect', { x: LABEL, y: y + 3, width: Math.max(2, x(r.value) - LABEL), height: ROW - 6, rx: 2,
+        class: 'bar ' + (r.value > limit ? 'over' : 'within') + (r.peak ? ' peak' : ''), 'data-value': r.value });
+      bar.append(el('title', {}, r.title));
+      svg.append(bar);
+      svg.append(el('text', { x: x(r.value) + 4, y: y + ROW / 2 + 4, class: 'value-label' }, String(r.value)));
+    });
+    const lx = x(limit);
+    svg.append(el('line', { x1: lx, x2: lx, y1: TOP - 4, y2: H, class: 'limit', 'data-limit': limit }));
+    svg.append(el('text', { x: lx + 3, y: TOP - 6, class: 'limit-label' }, 'limit ' + limit));
+    fig.append(svg);
+    return fig;
   }
 
   // ---- the contract's ledger ---------------------------------------------
@@ -471,7 +576,7 @@
       await refreshContract();
     } catch (e) {
       if (!(e instanceof Problem)) throw e;
-      showError(fieldFor(e.problem, 'lrf'), e.problem.title, e.problem.detail, ADVICE.get(slugOf(e.problem)));
+      showError(fieldFor(e.problem, 'lrf'), e.problem.title, e.problem.detail, adviceFor(e.problem, 'lrf'));
     } finally {
       busy(button, false);
     }
@@ -522,6 +627,46 @@
     }
   }
 
+  // ---- step 4: a usage report ----------------------------------------------
+
+  // readReport takes the pasted report, else the chosen file.
+  async function readReport() {
+    const pasted = $('report-text').value.replace(/\r\n/g, '\n').trim();
+    if (!pasted) return readDocument('report', 'usage report');
+    if (pasted.length > MAX_DOCUMENT) {
+      showError('report', 'The report is too large', 'The pasted text is ' + pasted.length + ' characters; a usage report is at most 64 KiB. Is it what tenure report printed?');
+      return null;
+    }
+    return pasted + '\n';
+  }
+
+  async function sendReport(ev) {
+    ev.preventDefault();
+    clearErrors(['contract', 'token', 'report']);
+    const a = access();
+    const report = await readReport();
+    if (!a || report === null) return;
+    const button = $('send-report');
+    busy(button, true);
+    try {
+      const { status, body } = await api('POST', 'v1/reports', a.token, { contract: a.contract, report });
+      $('report-id').textContent = body.id;
+      $('report-appliance').textContent = body.appliance;
+      $('report-from').textContent = day(body.period.from);
+      $('report-until').textContent = day(body.period.until);
+      $('report-replay').hidden = status !== 200;
+      $('reported').hidden = false;
+      shown = a;
+      await refreshContract();
+    } catch (e) {
+      if (!(e instanceof Problem)) throw e;
+      $('reported').hidden = true;
+      showError(fieldFor(e.problem, 'report'), e.problem.title, e.problem.detail, adviceFor(e.problem, 'report'));
+    } finally {
+      busy(button, false);
+    }
+  }
+
   // ---- file boxes: drop or choose ----------------------------------------
 
   function fileBox(field) {
@@ -560,9 +705,12 @@
     $('effective').addEventListener('input', () => clearErrors(['effective']));
     fileBox('lrf');
     fileBox('receipt');
+    fileBox('report');
+    $('report-text').addEventListener('input', () => clearErrors(['report']));
     $('access-form').addEventListener('submit', openContract);
     $('activate-form').addEventListener('submit', activate);
     $('release-form').addEventListener('submit', release);
+    $('report-form').addEventListener('submit', sendReport);
     $('refresh').addEventListener('click', refreshContract);
     $('ledger-more').addEventListener('click', olderLedger);
     $('download').addEventListener('click', (e) => { if (!downloadURL) e.preventDefault(); });

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenurehq/tenure/issuer/internal/issuertest"
 	"github.com/tenurehq/tenure/shared/engine"
 )
 
@@ -33,7 +34,9 @@ const chromiumPath = "/usr/bin/chromium"
 // tampered LRF and an LRF from an appliance whose clock ran ahead are
 // refused on the page (the last with the advice to ask for a clock reset); the real LRF's license downloads,
 // installs on the appliance and makes it licensed; the appliance's release
-// receipt frees the seat. The contract's ledger shows each step, newest
+// receipt frees the seat. Another appliance's usage report, signed with its
+// device key, is uploaded on the page and the contract view charts its
+// peaks against the limits. The contract's ledger shows each step, newest
 // first, its older page on request. Screenshots land in screenshots/ at the
 // root.
 func TestBrowser(t *testing.T) {
@@ -160,7 +163,40 @@ func TestBrowser(t *testing.T) {
 	if view.Contract.Used != 0 || len(view.Appliances) != 1 || view.Appliances[0].Released == nil {
 		t.Fatalf("after the release the issuer has %+v, want the seat free", view)
 	}
-	for _, name := range []string{"activation.png", "contract.png", "ledger.png", "refusal.png", "refusal-clock.png", "refusal-token.png", "release.png"} {
+
+	// Another appliance, activated through the API, reports its usage
+	// through the page: vpn_users went over the contract's 250.
+	now := time.Now().UTC()
+	reporter := issuertest.NewAppliance(t, 7001)
+	var activated struct{ ID string }
+	body, _ := json.Marshal(map[string]string{"contract": "IC-7001", "request": reporter.LRF(t, now)})
+	srv.do(t, "POST", "/v1/activations", string(body), http.StatusCreated, &activated)
+	report := reporter.Report(t, "IC-7001", now.AddDate(0, 0, -30), now,
+		map[string]engine.Peaks{"vpn_users": {Allowed: 250, Denied: 300}, "peering_tunnels": {Allowed: 40}}, map[string]int{"vpn": 5, "scion": 7})
+	reportPath := filepath.Join(tmp, "usage.txt")
+	writeFile(t, reportPath, []byte(report))
+	var reported struct{ ID, Appliance string }
+	browse(t, browserDir, append(pageEnv, "TENURE_REPORT="+reportPath), "report", &reported)
+	signed, err := engine.Dearmor(engine.LabelUsage, []byte(report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(signed); reported.ID != hex.EncodeToString(sum[:]) || reported.Appliance != "A-00007001" {
+		t.Fatalf("the page shows report %s of %s, want the SHA-256 of the signed report and A-00007001", reported.ID, reported.Appliance)
+	}
+	var usage struct {
+		Peaks map[string]struct {
+			Peak, Limit int64
+			Appliance   string
+		}
+	}
+	srv.get(t, "/v1/contracts/IC-7001", &usage)
+	if p := usage.Peaks["vpn_users"]; p.Peak != 300 || p.Limit != 250 || p.Appliance != "A-00007001" {
+		t.Fatalf("after the report the issuer keeps the peaks %+v, want vpn_users 300 over 250", usage.Peaks)
+	}
+
+	for _, name := range []string{"activation.png", "contract.png", "ledger.png", "refusal.png", "refusal-clock.png", "refusal-token.png", "release.png",
+		"refusal-report.png", "usage.png", "report.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() == 0 {
 			t.Errorf("no screenshot %s: %v", name, err)
 		}

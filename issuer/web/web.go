@@ -9,15 +9,17 @@
 // date, and gets the license as a download named after its id
 // (L-….license), with its window and its case (initial, renewal, …). The
 // page also shows the contract (tier, features, limits, seats, bound
-// appliances, issued licenses on a time line), its ledger (every decision
-// on it, newest first, older pages on request) and takes release receipts.
-// It talks only to the issuer's own API (POST /v1/activations, POST
-// /v1/releases, GET /v1/contracts/{id}, GET /v1/contracts/{id}/ledger, GET
-// /v1/products) and shows every refusal as the
-// problem's title and detail next to the field it concerns, with what the
-// customer can do where the detail speaks to the vendor's staff: an LRF
-// refused because the appliance's clock is ahead (type clock-ahead) asks
-// the vendor for a clock reset.
+// appliances, issued licenses on a time line, usage: per limit a chart of
+// the peak over every report and each appliance's latest report against
+// the limit, red when over), its ledger (every decision on it, newest
+// first, older pages on request), takes release receipts and uploads usage
+// reports (a file or pasted text). It talks only to the issuer's own API
+// (POST /v1/activations, POST /v1/releases, POST /v1/reports, GET
+// /v1/contracts/{id}, GET /v1/contracts/{id}/ledger, GET /v1/products) and
+// shows every refusal as the problem's title and detail next to the field
+// it concerns, with what the customer can do where the detail speaks to the
+// vendor's staff: an LRF or a report refused because the appliance's clock
+// is ahead (type clock-ahead) asks the vendor for a clock reset.
 //
 // # Why it is built this way
 //

@@ -217,12 +217,12 @@ func TestPage(t *testing.T) {
 	}
 	for _, id := range []string{`id="contract"`, `id="token" name="token" type="password"`, `id="lrf"`, `id="effective"`, `type="date"`,
 		`id="receipt"`, `id="contract-error"`, `id="token-error"`, `id="lrf-error"`, `id="effective-error"`, `id="receipt-error"`,
-		`id="c-ledger"`, `id="ledger-more"`} {
+		`id="c-ledger"`, `id="ledger-more"`, `id="report"`, `id="report-text"`, `id="report-error"`, `id="c-usage"`} {
 		if !strings.Contains(html, id) {
 			t.Errorf("the page has no %s", id)
 		}
 	}
-	for _, call := range []string{`'v1/activations'`, `'v1/releases'`, `'v1/contracts/'`, `'/ledger?limit='`, `sessionStorage`} {
+	for _, call := range []string{`'v1/activations'`, `'v1/releases'`, `'v1/reports'`, `'v1/contracts/'`, `'/ledger?limit='`, `sessionStorage`} {
 		if !strings.Contains(bodies["/app.js"], call) {
 			t.Errorf("app.js does not use %s", call)
 		}

@@ -157,6 +157,44 @@ func (d *demo) play() error {
 		return err
 	}
 
+	d.chapter("Usage report: a true-up from a site that never connects")
+	d.at("2027-08-01T09:00:00Z")
+	for _, c := range []struct {
+		n    string
+		exit int
+	}{{"120", 0}, {"300", 1}} {
+		if _, _, err := d.tenure(edge1, nil, c.exit, "check", "--limit", "vpn_users", c.n); err != nil {
+			return fmt.Errorf("usage check: %w", err)
+		}
+	}
+	d.line(d.now, edge1.name, "checks: vpn_users 120 allowed, 300 denied", "counted, never enforced beyond the limit")
+	report, _, err := d.tenure(edge1, nil, 0, "report")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := d.save(edge1.name+".usage", report); err != nil {
+		return err
+	}
+	d.line(d.now, edge1.name, "report: "+edge1.name+".usage", "signed by the device key, chained to its history")
+	raw, err = d.call("usage-report", "POST", "/v1/reports", token, map[string]any{"contract": contract, "report": report}, 201, nil)
+	if err != nil {
+		return err
+	}
+	d.record("usage-report", edge1, "issuer", raw)
+	var view struct {
+		Peaks map[string]struct {
+			Peak  int64 `json:"peak"`
+			Limit int64 `json:"limit"`
+		} `json:"peaks"`
+	}
+	if _, err := d.call("usage-view", "GET", "/v1/contracts/"+contract, token, nil, 200, &view); err != nil {
+		return err
+	}
+	if p := view.Peaks["vpn_users"]; p.Peak != 300 || p.Limit != 250 {
+		return fmt.Errorf("usage-view: vpn_users peak %d of %d, want 300 of 250", p.Peak, p.Limit)
+	}
+	d.line(d.now, "issuer", "report accepted: vpn_users peak 300 of 250", "over the limit: a fact for the renewal")
+
 	d.chapter("Migration to new hardware: a release receipt frees the seat")
 	d.at("2027-09-01T09:00:00Z")
 	receipt, _, err := d.tenure(edge1, nil, 0, "release", act.ID)

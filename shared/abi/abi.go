@@ -25,6 +25,9 @@ const (
 	// EnvPlatformSources is optional: a JSON object of component name to
 	// where the host read it (a file, a variable), which `platform` shows.
 	EnvPlatformSources = "TENURE_PLATFORM_SOURCES"
+	// EnvHold, set to "1" by a host that keeps answers, asks the module to
+	// say in a check's response how long its answer holds ([Hold]).
+	EnvHold = "TENURE_HOLD"
 )
 
 // A Request is one invocation: the CLI words, the environment the validator
@@ -41,4 +44,21 @@ type Response struct {
 	Exit   int    `json:"exit"`
 	Stdout string `json:"stdout"`
 	Stderr string `json:"stderr"`
+	// Hold is present only when the request's env set [EnvHold]: the
+	// module's word that the same check, asked again while it holds, would
+	// get the same response and change nothing in the state.
+	Hold *Hold `json:"hold,omitempty"`
+}
+
+// A Hold is how long a check's answer holds: while the state's generation
+// file (the file "generation" in the state directory) still reads Gen and
+// the system clock is in [From, Until), in Unix nanoseconds, the same check
+// asked again gets the same response and changes nothing, so a host may
+// answer it without entering the module. Until is never more than a second
+// after From, so the module still sees the clock, and the state, every
+// second a host keeps asking.
+type Hold struct {
+	Gen   string `json:"gen"`
+	From  int64  `json:"from"`
+	Until int64  `json:"until"`
 }

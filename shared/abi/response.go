@@ -17,7 +17,61 @@ func AppendResponse(b []byte, r Response) []byte {
 	b = appendString(b, r.Stdout, true)
 	b = append(b, `,"stderr":`...)
 	b = appendString(b, r.Stderr, true)
+	if h := r.Hold; h != nil {
+		b = append(b, holdPrefix...)
+		b = appendString(b, h.Gen, true)
+		b = append(b, `,"from":`...)
+		b = strconv.AppendInt(b, h.From, 10)
+		b = append(b, `,"until":`...)
+		b = strconv.AppendInt(b, h.Until, 10)
+		b = append(b, '}')
+	}
 	return append(b, '}')
+}
+
+// holdPrefix starts the hold [AppendResponse] writes. It cannot occur
+// inside a string of the response, where every quote is escaped.
+const holdPrefix = `,"hold":{"gen":`
+
+// ResponseHold returns the hold of a response as [AppendResponse] writes
+// it, without reading the rest; ok is false when it has none.
+func ResponseHold(b []byte) (h Hold, ok bool) {
+	i := bytes.LastIndex(b, []byte(holdPrefix))
+	if i < 0 || !bytes.HasSuffix(b, []byte("}}")) {
+		return h, false
+	}
+	rest := b[i+len(holdPrefix) : len(b)-2]
+	gen, j, ok := readString(rest, 0)
+	if !ok {
+		return h, false
+	}
+	rest = rest[j:]
+	from, rest, ok := cutInt(rest, `,"from":`)
+	if !ok {
+		return h, false
+	}
+	until, rest, ok := cutInt(rest, `,"until":`)
+	if !ok || len(rest) != 0 {
+		return h, false
+	}
+	return Hold{Gen: gen, From: from, Until: until}, true
+}
+
+// cutInt reads prefix and the decimal integer after it.
+func cutInt(b []byte, prefix string) (int64, []byte, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(prefix))
+	if !ok {
+		return 0, nil, false
+	}
+	n := 0
+	for n < len(rest) && (rest[n] >= '0' && rest[n] <= '9' || n == 0 && rest[n] == '-') {
+		n++
+	}
+	v, err := strconv.ParseInt(string(rest[:n]), 10, 64)
+	if err != nil {
+		return 0, nil, false
+	}
+	return v, rest[n:], true
 }
 
 // The host's side: a response read by hand in the form the guest writes, and
@@ -72,7 +126,7 @@ func fastResponse(b []byte) (r Response, ok bool) {
 		return r, false
 	}
 	if r.Stderr, i, ok = readString(b, i+len(stderr)); !ok || i != len(b)-1 || b[i] != '}' {
-		return r, false
+		return r, false // a response with a hold is read by encoding/json
 	}
 	return r, true
 }

@@ -75,3 +75,38 @@ func TestDecodeResponse(t *testing.T) {
 		}
 	}
 }
+
+// FuzzResponseHold holds a response with a hold to json.Marshal, and the
+// host's reading of the hold to what was written, whatever the strings
+// around it hold (a hold's text inside stdout must not be taken for one).
+func FuzzResponseHold(f *testing.F) {
+	for _, s := range tricky {
+		f.Add(s, `,"hold":{"gen":"x","from":1,"until":2}}`, "0123456789abcdef0123456789abcdef", int64(1), int64(2))
+	}
+	f.Fuzz(func(t *testing.T, stdout, stderr, gen string, from, until int64) {
+		r := Response{Exit: 0, Stdout: stdout, Stderr: stderr, Hold: &Hold{Gen: gen, From: from, Until: until}}
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := AppendResponse(nil, r)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%+v:\n got %s\nwant %s", r, got, want)
+		}
+		var plain Response
+		if err := json.Unmarshal(got, &plain); err != nil || plain.Hold == nil {
+			t.Fatalf("%s: %v", got, err)
+		}
+		h, ok := ResponseHold(got)
+		if !ok || h != *plain.Hold {
+			t.Fatalf("%s: hold read as %+v, %v", got, h, ok)
+		}
+		back, err := DecodeResponse(got)
+		if err != nil || back.Hold == nil || *back.Hold != *plain.Hold || back.Stdout != plain.Stdout || back.Stderr != plain.Stderr {
+			t.Fatalf("%s: decoded %+v, %v", got, back, err)
+		}
+		if _, ok := ResponseHold(AppendResponse(nil, Response{Stdout: string(got), Stderr: stderr})); ok {
+			t.Fatal("a response without a hold read as one")
+		}
+	})
+}

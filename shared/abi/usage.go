@@ -22,6 +22,9 @@ const Commands = `Commands:
   check --limit NAME N               exit 0 if N is within the limit NAME
   check --config-change              exit 0 if the configuration may change
   release LICENSE_ID                 drop a contract's licenses; print the receipt
+  report                             end the usage period; print a usage report
+                                     (peaks of limits, days of features) for
+                                     the vendor's true-up
   backup --passphrase-file F         print the state, encrypted to the passphrase
                                      on F's first line
   restore --passphrase-file F        read a backup from stdin and restore it
@@ -50,6 +53,7 @@ const Examples = `Examples:
   tenure check --limit vpn_users 120
   tenure check --config-change || echo "licence expired: configuration is frozen"
   tenure release L-4k2m9q7x > /media/usb/release.receipt
+  tenure report > /media/usb/edge.usage
   tenure platform --json | jq '.licenses[] | {id, matched, needed, missing}'
   tenure backup --passphrase-file /etc/tenure/backup.pass > edge.backup
   (echo "$PASS"; cat edge.backup) | tenure restore --passphrase-file -
@@ -77,6 +81,7 @@ var synopsis = map[string]string{
 	"status":    "tenure status [--json] [--at T]",
 	"check":     "tenure check FEATURE | check --limit NAME N | check --config-change",
 	"release":   "tenure release LICENSE_ID",
+	"report":    "tenure report",
 	"backup":    "tenure backup --passphrase-file F|-",
 	"restore":   "tenure restore --passphrase-file F|-",
 	"platform":  "tenure platform [--json]",

@@ -17,6 +17,7 @@ const (
 	LabelRequest = "TENURE LICENSE REQUEST"
 	LabelRelease = "TENURE RELEASE RECEIPT"
 	LabelClock   = "TENURE CLOCK"
+	LabelUsage   = "TENURE USAGE"
 )
 
 const armorColumns = 64
@@ -79,6 +80,11 @@ func Dearmor(label string, text []byte) ([]byte, error) {
 		last := i == len(body)-1
 		if line == "" || len(line) > armorColumns || (!last && len(line) != armorColumns) {
 			return nil, fmt.Errorf("%w: armor line %d is not %d columns", ErrMalformed, i+2, armorColumns)
+		}
+		// The base64 decoder skips a CR even in strict mode: a lone one
+		// inside a line would be a second armored form of the same bytes.
+		if strings.Contains(line, "\r") {
+			return nil, fmt.Errorf("%w: armor line %d holds a carriage return", ErrMalformed, i+2)
 		}
 		b64.WriteString(line)
 	}

@@ -21,7 +21,8 @@
 // schema (package schema), no unknown field, and bytes equal to their
 // re-encoding. The types are [Request] (tenure.lrf/v1, a License Request File),
 // [License] (tenure.license/v1), [Release] (tenure.release/v1, a release
-// receipt), [Backup] (tenure.backup/v1) and [Product] (tenure.product/v1).
+// receipt), [ClockReset] (tenure.clock/v1), [Usage] (tenure.usage/v1, a usage
+// report), [Backup] (tenure.backup/v1) and [Product] (tenure.product/v1).
 //
 // Signed documents are signed notes in the format of
 // golang.org/x/mod/sumdb/note, used as it is: the body, a blank line, and one
@@ -29,7 +30,7 @@
 // and an Ed25519 signature of the exact body bytes. Several signatures may
 // stand (an issuer rotating keys signs with both); signatures by unknown keys
 // are set aside, and at least one trusted key must have signed ([OpenNote]).
-// An appliance signs its LRFs and receipts with its device key, a note key
+// An appliance signs its LRFs, receipts and usage reports with its device key, a note key
 // named with the appliance id, and puts the verifier key in the LRF; the
 // issuer pins that key at the first activation.
 //
@@ -37,7 +38,8 @@
 // LRF names ([Seal]), so only that appliance can open it. Whatever travels
 // between machines is in strict ASCII armor ([Armor]): a BEGIN line naming the
 // label, standard base64 in lines of 64 columns, an END line. The labels are
-// [LabelRequest], [LabelLicense] and [LabelRelease]. Any input over
+// [LabelRequest], [LabelLicense], [LabelRelease], [LabelClock] and
+// [LabelUsage]. Any input over
 // [MaxDocument] (64 KiB) of armored text is refused before it is parsed, and
 // any changed byte of a document is refused.
 //

@@ -10,6 +10,7 @@ const (
 	TypeLicense = "tenure.license/v1"
 	TypeRelease = "tenure.release/v1"
 	TypeClock   = "tenure.clock/v1"
+	TypeUsage   = "tenure.usage/v1"
 	TypeBackup  = "tenure.backup/v1"
 	TypeProduct = "tenure.product/v1"
 )
@@ -92,6 +93,9 @@ type Request struct {
 	Created     time.Time  `json:"created"`
 	Nonce       string     `json:"nonce"`
 	History     *Trail     `json:"history,omitempty"` // absent from validators before the history
+	// Usage is the running usage of the open period; absent when nothing
+	// was recorded, and from validators before Revision 2.
+	Usage *UsageSummary `json:"usage,omitempty"`
 }
 
 // A Release is the body of a tenure.release/v1 document: an appliance's signed

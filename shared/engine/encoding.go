@@ -77,7 +77,11 @@ func (l *License) consistent() error {
 }
 
 func (r *Request) consistent() error {
-	return errors.Join(sortedSet("installed", r.Installed), r.History.Check())
+	var u error
+	if r.Usage != nil {
+		u = r.Usage.consistent()
+	}
+	return errors.Join(sortedSet("installed", r.Installed), r.History.Check(), u)
 }
 
 func (r *Release) consistent() error {

@@ -27,6 +27,7 @@ type seedSet struct {
 	armored  [][]byte    // every armored input, any label
 	requests [][]byte    // armored LRFs
 	receipts [][2][]byte // armored receipts with the pinned key
+	usages   [][2][]byte // armored usage reports with the pinned key
 	licenses [][2][]byte // signed license notes with a trust file
 	clocks   [][2][]byte // armored clock resets with a trust file
 	notes    [][2][]byte // signed notes with a verifier key
@@ -84,6 +85,13 @@ var loadSeeds = sync.OnceValues(func() (*seedSet, error) {
 				key := get("device-key")
 				s.receipts = append(s.receipts, [2][]byte{sec.Data, bytes.TrimSpace(key)})
 				if msg, err := engine.Dearmor(engine.LabelRelease, sec.Data); err == nil {
+					s.addNote(msg, string(bytes.TrimSpace(key)))
+				}
+			case "usage":
+				key := get("device-key")
+				s.armored = append(s.armored, sec.Data)
+				s.usages = append(s.usages, [2][]byte{sec.Data, bytes.TrimSpace(key)})
+				if msg, err := engine.Dearmor(engine.LabelUsage, sec.Data); err == nil {
 					s.addNote(msg, string(bytes.TrimSpace(key)))
 				}
 			case "clock":
@@ -149,7 +157,7 @@ func need(f *testing.F, n int, what string) {
 
 func crlfToLF(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")) }
 
-var labels = []string{engine.LabelLicense, engine.LabelRequest, engine.LabelRelease, engine.LabelClock}
+var labels = []string{engine.LabelLicense, engine.LabelRequest, engine.LabelRelease, engine.LabelClock, engine.LabelUsage}
 
 func FuzzDearmor(f *testing.F) {
 	s := seeds(f)
@@ -224,6 +232,7 @@ func FuzzDecodeLicense(f *testing.F) { fuzzDecode[engine.License](f, engine.Type
 func FuzzDecodeRelease(f *testing.F) { fuzzDecode[engine.Release](f, engine.TypeRelease) }
 func FuzzDecodeBackup(f *testing.F)  { fuzzDecode[engine.Backup](f, engine.TypeBackup) }
 func FuzzDecodeClock(f *testing.F)   { fuzzDecode[engine.ClockReset](f, engine.TypeClock) }
+func FuzzDecodeUsage(f *testing.F)   { fuzzDecode[engine.Usage](f, engine.TypeUsage) }
 
 // FuzzOpenClockReset: a clock reset that opens is signed by a trusted key
 // and its body is the one exact encoding of what it says.
@@ -322,6 +331,37 @@ func FuzzOpenRelease(f *testing.F) {
 		body, err := engine.Encode(engine.TypeRelease, r)
 		if err != nil || !bytes.HasPrefix(msg, append(body, '\n')) {
 			t.Fatalf("accepted a receipt whose body does not re-encode: %v", err)
+		}
+	})
+}
+
+// FuzzOpenUsage: a usage report that opens is signed by the pinned key in
+// the name of its appliance, and its body is the one exact encoding of what
+// it says; PeekUsage reads the same report.
+func FuzzOpenUsage(f *testing.F) {
+	s := seeds(f)
+	need(f, len(s.usages), "usage report")
+	for _, u := range s.usages {
+		f.Add(u[0], string(u[1]))
+	}
+	f.Fuzz(func(t *testing.T, armored []byte, pinned string) {
+		u, msg, err := engine.OpenUsage(armored, func(string) (string, error) { return pinned, nil })
+		if err != nil {
+			return
+		}
+		if again := engine.Armor(engine.LabelUsage, msg); !bytes.Equal(again, crlfToLF(armored)) {
+			t.Fatalf("accepted %q, which armors back to %q", armored, again)
+		}
+		body, err := engine.Encode(engine.TypeUsage, u)
+		if err != nil || !bytes.HasPrefix(msg, append(body, '\n')) {
+			t.Fatalf("accepted a usage report whose body does not re-encode: %v", err)
+		}
+		v, err := note.NewVerifier(pinned)
+		if err != nil || v.Name() != u.Appliance {
+			t.Fatalf("accepted a report of %s with the key %q: %v", u.Appliance, pinned, err)
+		}
+		if peeked, err := engine.PeekUsage(armored); err != nil || !reflect.DeepEqual(peeked, u) {
+			t.Fatalf("opened %+v, which peeks as %+v, %v", u, peeked, err)
 		}
 	})
 }

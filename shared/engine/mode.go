@@ -70,6 +70,10 @@ func (m *Mode) Allows(f string) bool {
 	return ok
 }
 
+// Licenses returns the licenses the mode stands on: in licensed mode those
+// valid at its instant, the base licenses first, then the addons.
+func (m *Mode) Licenses() []*License { return m.licensed }
+
 // AllowsLimit reports whether n is within the limit called name. A limit the
 // mode does not grant is 0.
 func (m *Mode) AllowsLimit(name string, n int64) bool { return n <= m.Limits[name] }

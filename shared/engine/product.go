@@ -114,5 +114,19 @@ func (p *Product) GracePeriodDays() int {
 	return p.GraceDays
 }
 
+// HasLimit reports whether a limit called name is in the product's catalog:
+// the trial's or a tier's.
+func (p *Product) HasLimit(name string) bool {
+	if _, ok := p.Trial.Limits[name]; ok {
+		return true
+	}
+	for _, t := range p.Tiers {
+		if _, ok := t.Limits[name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // HasFeature reports whether f is in the product's catalog.
 func (p *Product) HasFeature(f string) bool { return slices.Contains(p.Features, f) }

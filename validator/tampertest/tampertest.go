@@ -176,6 +176,12 @@ func Scenarios(t testing.TB, run Runner, signer note.Signer, root string) []Scen
 		b.do("2099-06-01T00:00:00Z", "", 0, "status") // one run with the clock far ahead
 		b.reset("2026-03-01T00:00:00Z", b.do("2026-03-01T00:00:00Z", "", 0, "request").Stdout)
 	})
+	add("reported", "2026-03-01T00:00:00Z", func(b *builder) {
+		licensed(b)
+		b.do("2026-02-01T00:00:00Z", "", 0, "check", "--limit", "vpn_users", "70")
+		b.do("2026-02-02T00:00:00Z", "", 0, "report")
+		b.do("2026-02-03T00:00:00Z", "", 0, "check", "vpn")
+	})
 	add("other-appliance", "2026-03-01T00:00:00Z", licensed)
 	return out
 }

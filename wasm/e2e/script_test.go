@@ -30,17 +30,20 @@ func TestScript(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PATH", built.bin+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("XDG_CACHE_HOME", built.cache)
+			// The resident host of the tests (TestMain), not the machine's.
+			env.Setenv("XDG_RUNTIME_DIR", os.Getenv("XDG_RUNTIME_DIR"))
 			env.Setenv("TENURE_STATE", filepath.Join(env.WorkDir, "state"))
 			env.Setenv("ADMIN", "e2e-admin-token-0123456789")
 			env.Setenv("REPO", built.root)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"issuer": issuerCmd,
-			"api":    apiCmd,
-			"field":  fieldCmd,
-			"sha256": sha256Cmd,
-			"holds":  holdsCmd,
+			"issuer":  issuerCmd,
+			"api":     apiCmd,
+			"field":   fieldCmd,
+			"sha256":  sha256Cmd,
+			"holds":   holdsCmd,
+			"envfrom": envfromCmd,
 		},
 	})
 }
@@ -155,6 +158,15 @@ func sha256Cmd(ts *testscript.TestScript, neg bool, args []string) {
 
 // holdsCmd fails unless FILE holds the text of PART (trimmed): holds FILE
 // PART.
+// envfromCmd sets a variable from a file: envfrom NAME FILE sets $NAME to
+// the file's text, without its line end (the id `field` wrote).
+func envfromCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: envfrom NAME FILE")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+}
+
 func holdsCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: holds FILE PART")

@@ -40,6 +40,15 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Every tenure of the tests reaches one resident host of their own,
+	// stopped when they end.
+	run := filepath.Join(dir, "run")
+	if err := os.Mkdir(run, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	os.Setenv("XDG_RUNTIME_DIR", run)
+	defer stopResident(run)
 	if !testing.Short() {
 		if err := build(dir); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e:", err)

@@ -39,6 +39,7 @@ const usage = `Usage:
     tenure-issuer contracts [--json]
     tenure-issuer ledger ID [--json]
     tenure-issuer anomalies [--contract ID] [--json]
+    tenure-issuer usage ID [--json]
     tenure-issuer rotate-token ID [--json]
     tenure-issuer contract put ID FILE [--json]
 
@@ -67,13 +68,18 @@ its next request. It works on TENURE_STORE, or on DIR/issuer.db as serve
 does; a local bolt store must not be open in a running serve (stop it
 first), a DynamoDB one may be.
 
-contracts, ledger, anomalies, rotate-token and contract put are the
+contracts, ledger, anomalies, usage, rotate-token and contract put are the
 operator's commands: they call a running issuer (--url URL, else
 TENURE_ISSUER_URL) with the admin token (--token-file FILE, else
 TENURE_ADMIN_TOKEN). contracts lists every contract with its seats used;
 ledger ID prints a contract's audit ledger, oldest first; anomalies lists
-copied states, sequence regressions and the like, one row per kind,
-appliance, contract and day, with a count; rotate-token ID gives a contract
+copied states, sequence regressions, usage gaps and the like, one row per
+kind, appliance, contract and day, with a count; usage ID prints a
+contract's peaks of usage over every report (the largest value each limit
+was checked at, against the effective limit of the appliance that reached
+it, over or within) and each appliance's latest usage report (its period,
+per limit the largest values allowed and denied, per feature the days it
+was checked); rotate-token ID gives a contract
 a new token and the old one stops working at once; contract put ID FILE
 creates or changes a contract with the JSON in FILE (- for stdin), the
 whole contract every time. They print tables, or the API's JSON with
@@ -118,6 +124,7 @@ Examples:
     $ tenure-issuer contracts
     $ tenure-issuer ledger IC-1042
     $ tenure-issuer anomalies --contract IC-1042 --json
+    $ tenure-issuer usage IC-1042
     $ tenure-issuer rotate-token IC-1042
     $ tenure-issuer clock-ack --reason "NTP was down for a month; the clock is right again"
 `
@@ -165,6 +172,8 @@ func runInput(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		err = ledgerCommand(ctx, args[1:], stdout)
 	case "anomalies":
 		err = anomaliesCommand(ctx, args[1:], stdout)
+	case "usage":
+		err = usageCommand(ctx, args[1:], stdout)
 	case "rotate-token":
 		err = rotateTokenCommand(ctx, args[1:], stdout)
 	case "contract":

@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -172,6 +174,12 @@ func (o *operator) call(ctx context.Context, method, path string, query url.Valu
 // list reads every page of the list at path, whose items are in field, and
 // returns the items.
 func (o *operator) list(ctx context.Context, path, field string, query url.Values) ([]json.RawMessage, error) {
+	return o.pages(ctx, path, field, query, nil)
+}
+
+// pages is list, calling each (when not nil) with every page read, for
+// what a page holds beside its items.
+func (o *operator) pages(ctx context.Context, path, field string, query url.Values, each func(page map[string]json.RawMessage) error) ([]json.RawMessage, error) {
 	if query == nil {
 		query = url.Values{}
 	}
@@ -192,6 +200,11 @@ func (o *operator) list(ctx context.Context, path, field string, query url.Value
 			return nil, fmt.Errorf("GET %s: the answer's %s is not a list: %w", path, field, err)
 		}
 		items = append(items, these...)
+		if each != nil {
+			if err := each(page); err != nil {
+				return nil, fmt.Errorf("GET %s: %w", path, err)
+			}
+		}
 		var next string
 		if raw, ok := page["next"]; ok {
 			if err := json.Unmarshal(raw, &next); err != nil {
@@ -364,6 +377,101 @@ func anomaliesCommand(ctx context.Context, args []string, stdout io.Writer) erro
 		rows = append(rows, []string{a.At.UTC().Format(time.DateOnly), a.Contract, a.Appliance, a.Kind, strconv.FormatInt(a.Count, 10), a.Detail})
 	}
 	return o.table([]string{"DAY", "CONTRACT", "APPLIANCE", "KIND", "COUNT", "DETAIL"}, rows)
+}
+
+// usageCommand is `tenure-issuer usage ID`: a contract's peaks of usage
+// over every report, each against the effective limit of the appliance
+// that reached it, and each appliance's latest report, from every page of
+// the contract's view.
+func usageCommand(ctx context.Context, args []string, stdout io.Writer) error {
+	o, pos, _, err := operatorCommand("usage", args, stdout, "ID")
+	if err != nil {
+		return err
+	}
+	var contract, peaks json.RawMessage
+	items, err := o.pages(ctx, "/v1/contracts/"+url.PathEscape(pos[0]), "appliances", nil, func(page map[string]json.RawMessage) error {
+		// Every page carries the contract and its peaks; the first is kept,
+		// as the command reports one moment.
+		if peaks == nil {
+			contract, peaks = page["contract"], page["peaks"]
+		}
+		if len(peaks) == 0 || string(peaks) == "null" {
+			return errors.New("the answer has no peaks; is the issuer older than usage reports?")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	type usage struct {
+		Report      string
+		From, Until time.Time
+		Limits      map[string]struct{ Allowed, Denied int64 }
+		Features    map[string]int64
+	}
+	type appliance struct {
+		ID    string          `json:"id"`
+		Usage json.RawMessage `json:"usage,omitempty"`
+	}
+	var apps []appliance
+	for _, it := range items {
+		var a appliance
+		if err := json.Unmarshal(it, &a); err != nil {
+			return fmt.Errorf("GET the contract: an appliance is not the API's: %w", err)
+		}
+		apps = append(apps, a)
+	}
+	if o.json {
+		var c struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal(contract, &c)
+		if apps == nil {
+			apps = []appliance{}
+		}
+		return o.printJSON(map[string]any{"contract": c.ID, "peaks": peaks, "appliances": apps})
+	}
+	var byLimit map[string]struct {
+		Peak, Limit int64
+		Appliance   string
+		At          time.Time
+	}
+	if err := json.Unmarshal(peaks, &byLimit); err != nil {
+		return fmt.Errorf("GET the contract: its peaks are not the API's: %w", err)
+	}
+	var rows [][]string
+	for _, name := range slices.Sorted(maps.Keys(byLimit)) {
+		p := byLimit[name]
+		standing := "within"
+		if p.Peak > p.Limit {
+			standing = "over"
+		}
+		rows = append(rows, []string{name, strconv.FormatInt(p.Peak, 10), strconv.FormatInt(p.Limit, 10), standing, p.Appliance, p.At.UTC().Format(time.RFC3339)})
+	}
+	if err := o.table([]string{"LIMIT", "PEAK", "EFFECTIVE LIMIT", "STANDING", "APPLIANCE", "AT"}, rows); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.stdout)
+	rows = nil
+	for _, a := range apps {
+		if len(a.Usage) == 0 {
+			rows = append(rows, []string{a.ID, "", "", "no report yet", ""})
+			continue
+		}
+		var u usage
+		if err := json.Unmarshal(a.Usage, &u); err != nil {
+			return fmt.Errorf("GET the contract: the usage of %s is not the API's: %w", a.ID, err)
+		}
+		var limits, features []string
+		for _, name := range slices.Sorted(maps.Keys(u.Limits)) {
+			limits = append(limits, fmt.Sprintf("%s %d/%d", name, u.Limits[name].Allowed, u.Limits[name].Denied))
+		}
+		for _, name := range slices.Sorted(maps.Keys(u.Features)) {
+			features = append(features, fmt.Sprintf("%s %d", name, u.Features[name]))
+		}
+		rows = append(rows, []string{a.ID, u.From.UTC().Format(time.RFC3339), u.Until.UTC().Format(time.RFC3339), strings.Join(limits, ", "), strings.Join(features, ", ")})
+	}
+	return o.table([]string{"APPLIANCE", "FROM", "UNTIL", "LIMITS (ALLOWED/DENIED)", "FEATURES (DAYS)"}, rows)
 }
 
 // rotateTokenCommand is `tenure-issuer rotate-token ID`: a new token for a

@@ -9,6 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tenurehq/tenure/issuer/internal/issuertest"
+	"github.com/tenurehq/tenure/shared/engine"
 )
 
 // cli runs tenure-issuer with args and stdin and wants the exit code; it
@@ -187,6 +191,7 @@ func TestOperatorRefusals(t *testing.T) {
 	for _, args := range [][]string{
 		{"ledger", "IC-404"},
 		{"anomalies", "--contract", "IC-404"},
+		{"usage", "IC-404"},
 		{"rotate-token", "IC-404"},
 		{"contract", "put", "IC-1", contractFile(t, "renewal", 3)},
 	} {
@@ -210,6 +215,8 @@ func TestOperatorRefusals(t *testing.T) {
 		{"contract", "get", "IC-1"},
 		{"contract", "put", "IC-1"},
 		{"rotate-token"},
+		{"usage"},
+		{"usage", "IC-1", "IC-2"},
 		{"anomalies", "--contract"},
 		{"nonsense"},
 		{"contracts", "--url", "ftp://example.com"},
@@ -253,5 +260,74 @@ func TestOperatorRefusals(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"IC-1", "IC-2", "IC-3"}) {
 		t.Errorf("contracts over three pages of one = %v", got)
+	}
+}
+
+// TestOperatorUsage: usage ID prints a contract's peaks against the
+// effective limits and each appliance's latest report, across the pages of
+// the contract's view, as a table and as JSON.
+func TestOperatorUsage(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("TENURE_NOW", "2026-02-01T10:00:00Z")
+	t.Setenv("TENURE_ADMIN_TOKEN", testAdmin)
+	srv := startServe(t, filepath.Join(t.TempDir(), "issuer"))
+	defer srv.stop()
+	t.Setenv("TENURE_ISSUER_URL", srv.addr)
+	defer func(n int) { pageSize = n }(pageSize)
+	pageSize = 1 // two appliances cross pages
+
+	out, _ := cli(t, 0, "", "contract", "put", "IC-1", contractFile(t, "order", 3))
+	token := shownToken(t, out)
+	now := time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
+	reporting, quiet := issuertest.NewAppliance(t, 1), issuertest.NewAppliance(t, 2)
+	for _, a := range []*issuertest.Appliance{reporting, quiet} {
+		if code, body := srv.call(t, "POST", "/v1/activations", token, map[string]string{"contract": "IC-1", "request": a.LRF(t, now)}); code != 201 {
+			t.Fatalf("activation: %d %s", code, body)
+		}
+	}
+	if out, _ := cli(t, 0, "", "usage", "IC-1"); !strings.Contains(out, "A-00000001") || strings.Contains(lines(out)[1], "vpn_users") {
+		t.Fatalf("usage before any report printed:\n%s", out)
+	}
+	report := reporting.Report(t, "IC-1", time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC),
+		map[string]engine.Peaks{"vpn_users": {Allowed: 250, Denied: 300}}, map[string]int{"vpn": 27, "scion": 3})
+	if code, body := srv.call(t, "POST", "/v1/reports", token, map[string]string{"contract": "IC-1", "report": report}); code != 201 {
+		t.Fatalf("report: %d %s", code, body)
+	}
+
+	out, _ = cli(t, 0, "", "usage", "IC-1")
+	ls := lines(out)
+	if len(ls) != 6 || ls[2] != "" {
+		t.Fatalf("usage printed %d lines, want the peaks' heading and row, a blank line, the appliances' heading and two rows:\n%s", len(ls), out)
+	}
+	peak := ls[1]
+	for col, want := range map[string]string{"LIMIT": "vpn_users ", "PEAK": "300 ", "EFFECTIVE LIMIT": "250 ", "STANDING": "over ", "APPLIANCE": "A-00000001 ", "AT": "2026-02-01T00:00:00Z"} {
+		if !strings.HasPrefix(peak[column(t, out, col):], want) {
+			t.Errorf("the peak's %s is not %q:\n%s", col, want, out)
+		}
+	}
+	apps := strings.Join(ls[3:], "\n")
+	if !strings.HasPrefix(ls[4][column(t, apps, "FROM"):], "2026-01-05T00:00:00Z ") || !strings.Contains(ls[4], "vpn_users 250/300") ||
+		!strings.Contains(ls[4], "scion 3, vpn 27") || !strings.HasPrefix(ls[5], "A-00000002 ") || !strings.Contains(ls[5], "no report yet") {
+		t.Fatalf("usage's appliances:\n%s", out)
+	}
+
+	out, _ = cli(t, 0, "", "usage", "IC-1", "--json")
+	var v struct {
+		Contract string
+		Peaks    map[string]struct {
+			Peak, Limit int64
+			Appliance   string
+		}
+		Appliances []struct {
+			ID    string
+			Usage *struct {
+				Report   string
+				Features map[string]int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Contract != "IC-1" || v.Peaks["vpn_users"].Peak != 300 || v.Peaks["vpn_users"].Limit != 250 ||
+		len(v.Appliances) != 2 || v.Appliances[0].Usage == nil || v.Appliances[0].Usage.Features["vpn"] != 27 || v.Appliances[1].Usage != nil {
+		t.Fatalf("usage --json printed %s (%v)", out, err)
 	}
 }

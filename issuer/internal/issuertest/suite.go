@@ -62,6 +62,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReleasedInstalledForeign", testReleasedInstalledForeign},
 		{"RotateNoBody", testRotateNoBody},
 		{"RepinKeepsClasses", testRepinKeepsClasses},
+		{"UsageReports", testUsageReports},
+		{"UsageRefusals", testUsageRefusals},
+		{"UsageHistory", testUsageHistory},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newEnv(t, open)) })
 	}

@@ -5,19 +5,25 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/awslabs/goformation/v7/intrinsics"
 
 	"github.com/tenurehq/tenure/issuer/internal/secret/secrettest"
 )
 
 // The Lambda rows of the performance table (make bench): the real
-// tenure-issuer bootstrap behind a Runtime API on 127.0.0.1, signing through
-// a KMS endpoint (the production key path) and storing in bbolt.
+// tenure-issuer bootstrap, built as scripts/lambda.sh builds it, behind a
+// Runtime API on 127.0.0.1, configured as the SAM template deploys it (see
+// issuerFunction).
 
 // BenchmarkLambdaCold is a cold start: from starting the bootstrap process
 // to its answer to the first invocation (GET /healthz). init-ms is the part
@@ -71,25 +77,90 @@ var healthz = func() []byte {
 	return j
 }()
 
-// issuerFunction builds the bootstrap and returns it with the environment
-// of a function as the SAM template deploys it: signing through a KMS
-// endpoint, its admin token in Secrets Manager (which GET /healthz never
-// reads), and storing in bbolt.
+// issuerFunction builds the bootstrap as scripts/lambda.sh does (for this
+// machine) and returns it with the environment of the function as the SAM
+// template deploys it: every plain value of its Environment (the GC
+// settings), signing through a KMS endpoint (TENURE_KEY_FILE=kms:..., the
+// template's key path: one GetPublicKey at start, no scrypt), its admin
+// token in Secrets Manager, and its store in DynamoDB. GET /healthz
+// reaches neither the secret nor the table, so both endpoints fail the
+// benchmark if the function calls them.
 func issuerFunction(b *testing.B) (bin string, env []string) {
 	if testing.Short() {
 		b.Skip("builds the issuer")
 	}
 	sec := secrettest.New(b)
 	sec.PutSecret("tenure-issuer/admin-token", "bench-admin-token")
+	var tableCalls atomic.Int64
+	table := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tableCalls.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
 	b.Cleanup(func() {
+		table.Close()
 		if n := sec.Total(); n != 0 {
 			b.Errorf("the function read its admin token secret %d times; GET /healthz must not", n)
 		}
+		if n := tableCalls.Load(); n != 0 {
+			b.Errorf("the function called DynamoDB %d times; GET /healthz must not", n)
+		}
 	})
-	return buildBootstrap(b, "./issuer/cmd/tenure-issuer"), append(sec.Env(),
+	env = append(templateEnvironment(b), sec.Env()...)
+	return buildRelease(b), append(env,
+		"TENURE_STORE=dynamodb:tenure-issuer-bench", "AWS_ENDPOINT_URL_DYNAMODB="+table.URL,
 		"TENURE_KEY_FILE=kms:alias/tenure-issuer?name=tenure-issuer-2026",
 		"AWS_ENDPOINT_URL_KMS="+newKMSEndpoint(b).url,
 		"TENURE_ADMIN_TOKEN_SECRET=secretsmanager:tenure-issuer/admin-token")
+}
+
+// templateEnvironment returns the variables the SAM template gives the
+// function as plain strings, NAME=VALUE; the others (the table, the keys,
+// the secret) name resources of the stack, which the benchmark stands in
+// for.
+func templateEnvironment(b *testing.B) []string {
+	data, err := os.ReadFile(filepath.Join(moduleRoot(b), "issuer", "deploy", "template.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	js, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tmpl struct {
+		Resources struct {
+			Issuer struct {
+				Properties struct {
+					Environment struct{ Variables map[string]any }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(js, &tmpl); err != nil {
+		b.Fatal(err)
+	}
+	var env []string
+	for name, v := range tmpl.Resources.Issuer.Properties.Environment.Variables {
+		if s, ok := v.(string); ok {
+			env = append(env, name+"="+s)
+		}
+	}
+	if len(env) == 0 {
+		b.Fatal("the template gives the function no plain variable; has the Issuer resource moved?")
+	}
+	return env
+}
+
+// buildRelease builds tenure-issuer as scripts/lambda.sh builds bootstrap,
+// for this machine's architecture.
+func buildRelease(b *testing.B) string {
+	bin := filepath.Join(b.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./issuer/cmd/tenure-issuer")
+	cmd.Dir = moduleRoot(b)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // benchRuntime is a Runtime API for one function process at a time, which
@@ -175,13 +246,12 @@ type benchFunction struct {
 	started time.Time
 }
 
-// start runs the bootstrap against rt as Lambda would, with a new bbolt
-// store.
+// start runs the bootstrap against rt as Lambda would.
 func (rt *benchRuntime) start(b *testing.B, bin string, env []string) *benchFunction {
 	dir := b.TempDir()
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
-	cmd.Env = append(append(functionEnv(rt.addr, dir), "TENURE_STORE=bolt:"+filepath.Join(dir, "db")), env...)
+	cmd.Env = append(functionEnv(rt.addr, dir), env...)
 	fn := &benchFunction{cmd: cmd, started: time.Now()}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -27,11 +27,15 @@
 //   - [Store.PutClock] writes the issuer's [Clock].
 //   - [Store.RotateToken] forgets a contract's token, stores its new one
 //     and appends the ledger row.
+//   - [Store.PutReport] stores a usage [Report], makes it its appliance's
+//     latest unless that one has a later until, and writes the contract's
+//     [Peaks], the appliance's History and the ledger row.
 //
 // An appliance's History is kept across contracts, and written only if it is
-// still at the version the issuer read (optimistic concurrency): by Issue and
-// Free in the same atomic write when they carry one, or by PutHistory. The
-// issuer's Clock is versioned the same way.
+// still at the version the issuer read (optimistic concurrency): by Issue,
+// Free and PutReport in the same atomic write when they carry one, or by
+// PutHistory. The issuer's Clock and a contract's Peaks are versioned the
+// same way.
 //
 // A failed condition returns one of the sentinel errors below; the issuer
 // maps them to HTTP status codes.
@@ -203,7 +207,7 @@ type Entry struct {
 	At        time.Time `json:"at"`
 	Contract  string    `json:"contract"`
 	Actor     string    `json:"actor"`  // "admin" or "contract"
-	Action    string    `json:"action"` // a contract change, "activation", "release", "reallocation", "clock-reset"
+	Action    string    `json:"action"` // a contract change, "activation", "release", "reallocation", "clock-reset", "report"
 	Outcome   string    `json:"outcome"`
 	Status    int       `json:"status"`
 	Appliance string    `json:"appliance,omitempty"`
@@ -364,6 +368,26 @@ type Store interface {
 	// Ledger returns up to limit entries of a contract, oldest first,
 	// starting after cursor, and the next cursor ("" after the last).
 	Ledger(ctx context.Context, contract, cursor string, limit int) ([]Entry, string, error)
+
+	// PutReport stores an accepted usage report, the contract's peaks, the
+	// appliance's history and the ledger entry, atomically. ErrConflict if
+	// a report with its ID is stored for the contract, or the peaks or the
+	// history are not at their versions.
+	PutReport(ctx context.Context, op *PutReport) error
+	// Report returns a contract's report by ID. ErrNotFound.
+	Report(ctx context.Context, contract, id string) (*Report, error)
+	// LatestReport returns the report of an appliance on a contract with
+	// the latest Until (of two with one Until, the one received last).
+	// ErrNotFound.
+	LatestReport(ctx context.Context, contract, appliance string) (*Report, error)
+	// Reports returns up to limit reports of a contract ordered by Until,
+	// then appliance, then ID, starting after cursor ("" for the first
+	// page), and the cursor of the next page ("" after the last). A page
+	// holds fewer when their records would pass [ReportPageBytes].
+	Reports(ctx context.Context, contract, cursor string, limit int) ([]Report, string, error)
+	// Peaks returns a contract's peaks; a contract without a report has
+	// empty ones at Version 0.
+	Peaks(ctx context.Context, contract string) (*Peaks, error)
 
 	Close() error
 }

@@ -53,6 +53,9 @@ func runDocument(v *vector) (map[string]any, error) {
 		if r.History != nil {
 			out["history"] = trailOutcome(r.History)
 		}
+		if r.Usage != nil {
+			out["usage"] = map[string]any{"period": periodOutcome(r.Usage.Period), "contracts": sectionsOutcome(r.Usage.Contracts)}
+		}
 		return out, nil
 
 	case "receipt":
@@ -60,13 +63,7 @@ func runDocument(v *vector) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		pinned, hasKey := v.get("device-key")
-		r, _, err := engine.OpenRelease(text, func(appliance string) (string, error) {
-			if !hasKey {
-				return "", fmt.Errorf("no device key is pinned for appliance %s; it was never activated", appliance)
-			}
-			return strings.TrimSpace(string(pinned)), nil
-		})
+		r, _, err := engine.OpenRelease(text, v.pinnedKey)
 		if err != nil {
 			return refused(err), nil
 		}
@@ -76,6 +73,25 @@ func runDocument(v *vector) (map[string]any, error) {
 		}
 		if r.History != nil {
 			out["history"] = trailOutcome(r.History)
+		}
+		return out, nil
+
+	case "usage":
+		text, err := v.need("usage")
+		if err != nil {
+			return nil, err
+		}
+		u, _, err := engine.OpenUsage(text, v.pinnedKey)
+		if err != nil {
+			return refused(err), nil
+		}
+		out := map[string]any{
+			"ok": true, "type": engine.TypeUsage, "appliance": u.Appliance, "product": u.Product,
+			"period": periodOutcome(u.Period), "contracts": sectionsOutcome(u.Contracts),
+			"sequence": u.Sequence, "created": stamp(u.Created),
+		}
+		if u.History != nil {
+			out["history"] = trailOutcome(u.History)
 		}
 		return out, nil
 
@@ -178,7 +194,7 @@ func runDocument(v *vector) (map[string]any, error) {
 			"grace_days": p.GraceDays, "min_version": p.MinVersion,
 		}, nil
 	}
-	return nil, fmt.Errorf("vector: unknown document %q; use armor, request, receipt, license, clock, trust, backup or product", v.header["document"])
+	return nil, fmt.Errorf("vector: unknown document %q; use armor, request, receipt, usage, license, clock, trust, backup or product", v.header["document"])
 }
 
 func (v *vector) trust() (*engine.Trust, error) {
@@ -212,4 +228,37 @@ func stamp(t time.Time) string { return t.UTC().Format(engine.TimeFormat) }
 // where it starts and how many entries it lists.
 func trailOutcome(t *engine.Trail) map[string]any {
 	return map[string]any{"n": t.Head.N, "hash": t.Head.Hash, "from": t.From, "entries": len(t.Entries)}
+}
+
+func periodOutcome(p engine.Period) map[string]any {
+	return map[string]any{"from": stamp(p.From), "until": stamp(p.Until)}
+}
+
+// sectionsOutcome is every count of a usage report's sections, as objects
+// so that the outcome's keys stay sorted.
+func sectionsOutcome(ss []engine.UsageSection) []any {
+	out := []any{}
+	for _, s := range ss {
+		limits := map[string]any{}
+		for name, p := range s.Limits {
+			limits[name] = map[string]any{"allowed": p.Allowed, "denied": p.Denied}
+		}
+		features := map[string]any{}
+		for name, days := range s.Features {
+			features[name] = days
+		}
+		out = append(out, map[string]any{"contract": s.Contract, "limits": limits, "features": features})
+	}
+	return out
+}
+
+// pinnedKey is the device key the vector pins for an appliance, as the
+// issuer pins it at the first activation: what verifies its receipts and
+// reports.
+func (v *vector) pinnedKey(appliance string) (string, error) {
+	pinned, ok := v.get("device-key")
+	if !ok {
+		return "", fmt.Errorf("no device key is pinned for appliance %s; it was never activated", appliance)
+	}
+	return strings.TrimSpace(string(pinned)), nil
 }

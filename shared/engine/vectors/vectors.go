@@ -65,9 +65,13 @@ type section struct {
 //
 // Document vectors ("vector: document") name the parser in "document":
 //   - armor: "label" and a section "armor"; outcome {ok, bytes, sha256}.
-//   - request: a section "request" holding an armored LRF.
+//   - request: a section "request" holding an armored LRF; outcome its
+//     fields, with its history trail and usage summary when it carries them.
 //   - receipt: a section "receipt" and, optionally, "device-key", the key the
 //     issuer pinned for the appliance.
+//   - usage: a section "usage" holding an armored usage report and,
+//     optionally, "device-key", as for a receipt; outcome the report's
+//     fields with every count of its sections.
 //   - license: sections "trust" and "license" (a signed note); outcome the
 //     license's fields and the names of the trusted keys that signed.
 //   - clock: sections "trust" and "clock" (an armored clock reset); outcome

@@ -79,6 +79,8 @@ func TestMismatchDetected(t *testing.T) {
 		{"issue-renewal-late.txt", `"from": "2027-01-05T00:00:00Z"`, `"from": "2027-02-10T00:00:00Z"`},
 		{"issue-upgrade-in-grace.txt", `error: renew first`, `error: no free seat`},
 		{"doc-license-ok.txt", `"tenure-issuer-2026"`, `"tenure-issuer-2025"`},
+		{"doc-usage-ok.txt", `"denied": 312`, `"denied": 311`},
+		{"doc-request-usage.txt", `"peering": 3`, `"peering": 4`},
 		{"doc-license-unknown-signer.txt", `expect: error: signed by an unknown key (tenure-issuer-rogue)`, "expect:\n{\"ok\": true}"},
 	} {
 		file := all[c.file]

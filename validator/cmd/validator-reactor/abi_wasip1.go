@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"unsafe"
 
@@ -29,6 +30,10 @@ var (
 
 func instance() (*validator.Appliance, error) {
 	if appliance == nil && setupErr == nil {
+		// The instance's memory only grows (wasm gives none back), so the
+		// heap is collected at half the growth Go's default allows: a warm
+		// check allocates nothing, and a large request leaves less behind.
+		debug.SetGCPercent(50)
 		cfg, err := validator.BuildConfig()
 		if err != nil {
 			setupErr = err
@@ -75,10 +80,17 @@ func buffer(ptr int32) int {
 //go:wasmexport tenure_free
 func free(ptr int32) {
 	if i := buffer(ptr); i >= 0 {
-		spare = buffers[i]
+		// A large buffer (a license or a backup on its way) is not kept:
+		// it would hold its memory until a request as large came again.
+		if cap(buffers[i]) <= maxSpare {
+			spare = buffers[i]
+		}
 		buffers = slices.Delete(buffers, i, i+1)
 	}
 }
+
+// maxSpare bounds the buffer kept for the next request.
+const maxSpare = 64 << 10
 
 //go:wasmexport tenure_call
 func call(ptr, size int32) int64 {

@@ -11,13 +11,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/tenurehq/tenure/shared/abi"
 	"github.com/tenurehq/tenure/shared/engine"
@@ -65,6 +69,9 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if os.Getenv(wasm.EnvResident) == "serve" && len(args) == 0 {
+		return serveResident(stderr)
+	}
 	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
 		args = []string{"version"}
 	}
@@ -128,6 +135,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tenure:", err)
 		return 2
 	}
+	if code, done := viaResident(*state, platform, sources, words, input, stdout, stderr); done {
+		return code
+	}
 	ctx := context.Background()
 	v, err := wasm.Open(ctx, wasm.Options{
 		State: *state, Platform: platform, Sources: sources,
@@ -143,8 +153,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tenure:", err)
 		return 2
 	}
-	io.WriteString(stdout, r.Stdout)
+	return reply(r, words, stdout, stderr)
+}
+
+// reply prints the module's response. Output that cannot be written (a
+// full disk behind a redirection, a closed pipe) is exit 2, never success:
+// a request, receipt or report that was made but not written must be made
+// again.
+func reply(r wasm.Response, words []string, stdout, stderr io.Writer) int {
+	_, err := io.WriteString(stdout, r.Stdout)
 	io.WriteString(stderr, r.Stderr)
+	if err != nil && r.Stdout != "" {
+		fmt.Fprintf(stderr, "tenure: %s ran, but its output could not be written: %v\n", words[0], err)
+		return 2
+	}
 	return r.Exit
 }
 
@@ -278,4 +300,100 @@ func moduleVersion() (string, error) {
 		return "", fmt.Errorf("the validator module does not say its product: %s", strings.TrimSpace(r.Stderr))
 	}
 	return r.Stdout, nil
+}
+
+// viaResident runs the command in the resident host (wasm.CallResident),
+// starting one when none listens; done is false when the command is to run
+// in this process: the resident host is off, cannot be reached, or refused
+// it before running it, or failed during a command that writes nothing.
+func viaResident(state string, platform, sources map[string]string, words []string, input string, stdout, stderr io.Writer) (code int, done bool) {
+	mode := os.Getenv(wasm.EnvResident)
+	if mode == "off" || !wasm.InResident(words) {
+		return 0, false
+	}
+	env, err := residentEnv(platform, sources, words)
+	if err == nil {
+		err = os.MkdirAll(state, 0o700)
+	}
+	var r wasm.Response
+	if err == nil {
+		r, err = wasm.CallResident(state, env, words, input)
+	}
+	switch {
+	case err == nil:
+		return reply(r, words, stdout, stderr), true
+	case mode == "require":
+		fmt.Fprintf(stderr, "tenure: %v (%s=require)\n", err, wasm.EnvResident)
+		return 2, true
+	case errors.Is(err, wasm.ErrResidentDown):
+		wasm.StartResident(wasm.ResidentSocket()) // for the next call; this one runs here
+		return 0, false
+	case errors.Is(err, wasm.ErrNoResident), readOnly[words[0]]:
+		return 0, false
+	}
+	fmt.Fprintf(stderr, "tenure: %v; the command may have run: see `tenure status` before running it again\n", err)
+	return 2, true
+}
+
+// readOnly are the commands safe to run again in this process when the
+// resident host failed during one: they change nothing a second run would
+// repeat.
+var readOnly = map[string]bool{"check": true, "status": true, "platform": true, "help": true}
+
+// residentEnv is the environment a command sends the resident host: what
+// the module would read in this process.
+func residentEnv(platform, sources map[string]string, words []string) (map[string]string, error) {
+	pj, err := json.Marshal(platform)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{abi.EnvPlatform: string(pj)}
+	for _, name := range []string{abi.EnvNow, abi.EnvVersion} {
+		if v := os.Getenv(name); v != "" {
+			env[name] = v
+		}
+	}
+	if words[0] == "platform" && len(sources) > 0 {
+		sj, err := json.Marshal(sources)
+		if err != nil {
+			return nil, err
+		}
+		env[abi.EnvPlatformSources] = string(sj)
+	}
+	return env, nil
+}
+
+// serveResident is the resident host (wasm.Resident): started by a tenure
+// call with TENURE_RESIDENT=serve and no words, it serves until idle. It
+// exits 0 when another one already runs.
+func serveResident(stderr io.Writer) int {
+	idle := wasm.ResidentIdle
+	if s := os.Getenv(wasm.EnvResidentIdle); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			fmt.Fprintf(stderr, "tenure: %s=%q is not a duration such as 10m\n", wasm.EnvResidentIdle, s)
+			return 2
+		}
+		idle = d
+	}
+	var r *wasm.Resident
+	ln, closeLn, err := wasm.ListenResident(wasm.ResidentSocket(), func() (err error) {
+		r, err = wasm.NewResident(nil, idle)
+		return err
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "tenure: resident host:", err)
+		return 0
+	}
+	defer closeLn()
+	// A long-lived host that allocates little per request: collect early,
+	// so it stays small.
+	debug.SetGCPercent(25)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := r.Serve(ctx, ln); err != nil {
+		fmt.Fprintln(stderr, "tenure: resident host:", err)
+		return 1
+	}
+	return 0
 }

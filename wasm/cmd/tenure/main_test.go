@@ -68,6 +68,9 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv(wasm.EnvModule, guests.Paths[guest.Reactor])
+			// In process: the test binary is no resident host (wasm/e2e
+			// runs the real one).
+			env.Setenv(wasm.EnvResident, "off")
 			// One compilation cache for every command of the run: the
 			// first compiles the module, the rest load it.
 			env.Setenv("XDG_CACHE_HOME", filepath.Join(buildDir, "cache"))

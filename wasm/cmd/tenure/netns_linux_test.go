@@ -44,7 +44,7 @@ func TestNetworkNamespace(t *testing.T) {
 
 	cache := filepath.Join(buildDir, "cache")
 	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_CACHE_HOME=" + cache,
-		wasm.EnvModule + "=" + guests.Paths[guest.Reactor], "TENURE_NOW=2026-01-05T10:00:00Z"}
+		wasm.EnvModule + "=" + guests.Paths[guest.Reactor], "TENURE_NOW=2026-01-05T10:00:00Z", wasm.EnvResident + "=off"}
 	exe := func(env []string, want int, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(args[0], args[1:]...)

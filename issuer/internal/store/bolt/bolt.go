@@ -42,7 +42,12 @@ var (
 	bContractTokens = []byte("contract_tokens")    // contract id → its token hash
 	bAnomalies      = []byte("anomalies")          // anomaly id → Anomaly, with its count
 	bContractAnoms  = []byte("contract_anomalies") // contract, anomaly id → anomaly id
-	allBuckets      = [][]byte{bContracts, bTokens, bRevisions, bBindings, bFreed, bLicenses, bContractLics, bApplianceLics, bIdempotency, bLedger, bHistories, bApplianceBinds, bIssuer, bContractTokens, bAnomalies, bContractAnoms}
+	bReports        = []byte("reports")            // contract, report id → Report
+	bReportOrder    = []byte("report_order")       // contract, until, appliance, report id → report id
+	bLatestReports  = []byte("latest_reports")     // contract, appliance → latestReport
+	bPeaks          = []byte("peaks")              // contract → Peaks, with its version
+	allBuckets      = [][]byte{bContracts, bTokens, bRevisions, bBindings, bFreed, bLicenses, bContractLics, bApplianceLics, bIdempotency, bLedger, bHistories, bApplianceBinds, bIssuer, bContractTokens, bAnomalies, bContractAnoms,
+		bReports, bReportOrder, bLatestReports, bPeaks}
 	errOpenDatabase = errors.New("failed to open the issuer database")
 )
 

@@ -88,6 +88,13 @@ func page(b *bbolt.Bucket, contract, cursor string, limit int, next *string, fn 
 // pageUnder walks up to limit values whose keys start with prefix (every
 // key for none) after the cursor, and sets next.
 func pageUnder(b *bbolt.Bucket, prefix []byte, cursor string, limit int, next *string, fn func(v []byte) error) error {
+	return pageFit(b, prefix, cursor, limit, next, func(v []byte) (bool, error) { return true, fn(v) })
+}
+
+// pageFit is pageUnder for records too large for a page of limit: fn
+// returns false, having taken nothing, for a value that does not fit, and
+// the page ends before it. fn must take the first value of a page.
+func pageFit(b *bbolt.Bucket, prefix []byte, cursor string, limit int, next *string, fn func(v []byte) (bool, error)) error {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -110,8 +117,14 @@ func pageUnder(b *bbolt.Bucket, prefix []byte, cursor string, limit int, next *s
 			*next = base64.RawURLEncoding.EncodeToString(last)
 			return nil
 		}
-		if err := fn(v); err != nil {
+		switch fits, err := fn(v); {
+		case err != nil:
 			return err
+		case !fits && n == 0:
+			return fmt.Errorf("a record of %q does not fit an empty page", k)
+		case !fits:
+			*next = base64.RawURLEncoding.EncodeToString(last)
+			return nil
 		}
 		last = slices.Clone(k)
 		n++

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/tenurehq/tenure/issuer/internal/store"
 )
@@ -16,15 +15,8 @@ func (s *Store) Clock(ctx context.Context) (*store.Clock, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := getN(it, aVersion)
-	if err != nil {
-		return nil, err
-	}
-	if v < 1 {
-		return nil, fmt.Errorf("corrupt item %s/%s: version %d", issuerPK, skClock, v)
-	}
-	c.Version = uint64(v)
-	return c, nil
+	c.Version, err = versionOf(it)
+	return c, err
 }
 
 // PutClock puts the clock at its next version if the stored one is at
@@ -36,11 +28,7 @@ func (s *Store) PutClock(ctx context.Context, c *store.Clock) error {
 	}
 	it[aVersion] = u64(c.Version + 1)
 	refuse := conflict(0, "the issuer's clock record changed meanwhile (it is no longer at version %d)", c.Version)
-	st := s.put(it, absent, pkName, nil, refuse)
-	if c.Version > 0 {
-		st = s.put(it, "#version = :version", map[string]string{"#version": aVersion}, item{":version": u64(c.Version)}, refuse)
-	}
-	if err := s.transact(ctx, []step{st}); err != nil {
+	if err := s.transact(ctx, []step{s.versioned(it, c.Version, refuse)}); err != nil {
 		return err
 	}
 	c.Version++

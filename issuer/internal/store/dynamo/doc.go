@@ -18,35 +18,41 @@
 // tokens and appliances (their histories and the contracts they are bound
 // to), looked up by their own id, have one each; the issuer's clock has one.
 //
-//	pk                  sk                            kind       holds
-//	CONTRACT#<id>       #CONTRACT                     contract   the contract; used, seats, revision
-//	CONTRACT#<id>       #SEQ                          counter    next: the contract's last sequence number
-//	CONTRACT#<id>       REV#<number>                  revision   one revision
-//	CONTRACT#<id>       BIND#<appliance>              binding    an appliance's seat; seq, release
-//	CONTRACT#<id>       FREED#<seq>                   freed      a freed seat; id, retaken
-//	CONTRACT#<id>       LIC#<seq>                     issued     license: the id of a license, in issue order
-//	CONTRACT#<id>       ALIC#<appliance>#<seq>        issued     license, appliance: the same, per appliance
-//	CONTRACT#<id>       IDEM#<request hash>           request    the license an LRF got
-//	CONTRACT#<id>       LOG#<seq>                     entry      one ledger row
-//	CONTRACT#<id>       #TOKEN                        token-of   token: the hash of the contract's token
-//	CONTRACT#<id>       ANOM#<anomaly id>             anomaly    an anomaly of the contract; count
-//	CONTRACTS           C#<id>                        listed     contract: the contract exists (GET /v1/contracts)
-//	CONTRACTS           #INDEXED                      marker     every contract of the table is listed
-//	ANOMALIES           ANOM#<anomaly id>             anomaly    an anomaly of any contract; count
-//	TOKEN#<hash>        #TOKEN                        token      contract: whose token hashes to <hash>
-//	LICENSE#<id>        #LICENSE                      license    the license; contract, appliance, superseded_by, released
-//	APPLIANCE#<id>      #HISTORY                      history    what the issuer has seen of the appliance's history, across contracts; version
-//	APPLIANCE#<id>      BIND#<contract>               bound      contract: the appliance has a binding (held or released) on <contract>
-//	ISSUER              #CLOCK                        clock      the issuer's record of its own clock; version
+//	pk              sk                                  kind       holds
+//	CONTRACT#<id>   #CONTRACT                           contract   the contract; used, seats, revision
+//	CONTRACT#<id>   #SEQ                                counter    next: the contract's last sequence number
+//	CONTRACT#<id>   REV#<number>                        revision   one revision
+//	CONTRACT#<id>   BIND#<appliance>                    binding    an appliance's seat; seq, release
+//	CONTRACT#<id>   FREED#<seq>                         freed      a freed seat; id, retaken
+//	CONTRACT#<id>   LIC#<seq>                           issued     license: the id of a license, in issue order
+//	CONTRACT#<id>   ALIC#<appliance>#<seq>              issued     license, appliance: the same, per appliance
+//	CONTRACT#<id>   IDEM#<request hash>                 request    the license an LRF got
+//	CONTRACT#<id>   LOG#<seq>                           entry      one ledger row
+//	CONTRACT#<id>   #TOKEN                              token-of   token: the hash of the contract's token
+//	CONTRACT#<id>   ANOM#<anomaly id>                   anomaly    an anomaly of the contract; count
+//	CONTRACT#<id>   #PEAKS                              peaks      the contract's peaks over every report; version
+//	CONTRACT#<id>   USAGE#<until>#<appliance>#<report>  report     one usage report
+//	CONTRACT#<id>   REPORT#<report>                     report-id  report: the sort key of the report with this id
+//	CONTRACT#<id>   LATEST#<appliance>                  latest     report, until: the appliance's report with the latest until, and that until
+//	CONTRACTS       C#<id>                              listed     contract: the contract exists (GET /v1/contracts)
+//	CONTRACTS       #INDEXED                            marker     every contract of the table is listed
+//	ANOMALIES       ANOM#<anomaly id>                   anomaly    an anomaly of any contract; count
+//	TOKEN#<hash>    #TOKEN                              token      contract: whose token hashes to <hash>
+//	LICENSE#<id>    #LICENSE                            license    the license; contract, appliance, superseded_by, released
+//	APPLIANCE#<id>  #HISTORY                            history    what the issuer has seen of the appliance's history, across contracts; version
+//	APPLIANCE#<id>  BIND#<contract>                     bound      contract: the appliance has a binding (held or released) on <contract>
+//	ISSUER          #CLOCK                              clock      the issuer's record of its own clock; version
 //
-// Numbers in sort keys are 16 hex digits, so keys sort as the numbers do.
+// Numbers in sort keys are 16 hex digits, so keys sort as the numbers do; an
+// <until> is 24: the seconds since 1970 with the sign bit flipped, then the
+// nanoseconds, so a contract's reports sort by until, appliance and id.
 // Every item has its kind in the attribute kind, and its record in doc: the
 // JSON the bbolt store keeps, so both stores encode records identically.
 // What a condition tests or an update changes in place is a top-level
 // attribute instead (and left out of doc): a contract's used seats, a
 // binding's sequence and release, a freed seat's retaker, a license's
-// superseded_by and released, a history's version. A read lays these over
-// doc.
+// superseded_by and released, the version of a history or of a contract's
+// peaks. A read lays these over doc.
 //
 // # Access patterns
 //
@@ -71,6 +77,11 @@
 //     its token found by a scan, once.
 //   - NoteAnomaly: one transaction of two updates, each if_not_exists(doc)
 //     and ADD count 1.
+//   - Report, LatestReport: GetItem of REPORT#<report> or
+//     LATEST#<appliance>, then GetItem of the report it names. Peaks:
+//     GetItem.
+//   - Reports: Query USAGE# from the cursor; a page ends before the report
+//     whose doc would bring its docs over [store.ReportPageBytes].
 //
 // # Transactions
 //
@@ -116,6 +127,14 @@
 // revision. [Store.PutClock] puts the issuer's clock on the condition a
 // history has.
 //
+// A usage report ([Store.PutReport]) puts REPORT#<report> and the report,
+// each if absent (a replay is ErrConflict); #PEAKS and the history, when it
+// carries them, each on the condition a history has; the ledger row; and
+// LATEST#<appliance> if absent or at an until no later than the report's.
+// When only that last condition fails (an older report carried late), the
+// store sends the transaction again without it: the latest report only
+// ever moves to a later until, so it stays ahead.
+//
 // Every item asks for its old image when its condition fails
 // (ReturnValuesOnConditionCheckFailure), and the store answers the error the
 // bbolt store would: the first failed condition in the order above, ErrNotFound
@@ -141,5 +160,5 @@
 // 90 licenses and one release releases at most 95; an appliance's chain on a
 // contract is a handful. An item holds at most 400 KB; a license is a few,
 // a history under 200 KB ([store.MaxSeen] and [store.MaxReleases] bound
-// it).
+// it), a report under 150 KB (its text is a document, at most 64 KiB).
 package dynamo

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/tenurehq/tenure/issuer/internal/store"
 )
@@ -47,11 +46,7 @@ func (s *Store) PutHistory(ctx context.Context, h *store.History, e *store.Entry
 // is still at h.Version, absent for version 0; rank is the condition's rank
 // in its transaction.
 func (s *Store) historyStep(h *store.History, hi item, rank int) step {
-	refuse := conflict(rank, "the history of appliance %s changed meanwhile (it is no longer at version %d)", h.Appliance, h.Version)
-	if h.Version == 0 {
-		return s.put(hi, absent, pkName, nil, refuse)
-	}
-	return s.put(hi, "#version = :version", map[string]string{"#version": aVersion}, item{":version": u64(h.Version)}, refuse)
+	return s.versioned(hi, h.Version, conflict(rank, "the history of appliance %s changed meanwhile (it is no longer at version %d)", h.Appliance, h.Version))
 }
 
 // historyItem makes the item of h at its next version.
@@ -69,13 +64,6 @@ func historyOf(it item) (*store.History, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := getN(it, aVersion)
-	if err != nil {
-		return nil, err
-	}
-	if v < 1 {
-		return nil, fmt.Errorf("corrupt item %s/%s: version %d", getS(it, aPK), getS(it, aSK), v)
-	}
-	h.Version = uint64(v)
-	return h, nil
+	h.Version, err = versionOf(it)
+	return h, err
 }

@@ -22,20 +22,27 @@ func (s *Store) page(ctx context.Context, contract, prefix, cursor string, limit
 // after the cursor, which encodes scope (what the partition holds: a
 // contract's id, or nothing) and the last sort key read.
 func (s *Store) pageIn(ctx context.Context, pk, scope, prefix, cursor string, limit int, next *string) ([]item, error) {
+	return s.pageWithin(ctx, pk, scope, prefix, cursor, limit, 0, next)
+}
+
+// pageWithin is pageIn for records that vary in size: when maxBytes is not
+// 0, the page ends before the item whose doc would bring the page's docs
+// over maxBytes (the first item always fits).
+func (s *Store) pageWithin(ctx context.Context, pk, scope, prefix, cursor string, limit, maxBytes int, next *string) ([]item, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	contract := scope
 	in := s.queryInput(pk, prefix)
 	if cursor != "" {
 		after, err := base64.RawURLEncoding.DecodeString(cursor)
-		sk, ok := strings.CutPrefix(string(after), contract+"\x00")
+		sk, ok := strings.CutPrefix(string(after), scope+"\x00")
 		if err != nil || !ok || !strings.HasPrefix(sk, prefix) {
 			return nil, fmt.Errorf("%w: bad cursor %q", store.ErrNotFound, cursor)
 		}
 		in.ExclusiveStartKey = key(pk, sk)
 	}
 	var out []item
+	size := 0
 	for {
 		// One more than asked tells whether a next page exists.
 		in.Limit = aws.Int32(int32(min(limit+1-len(out), 1000)))
@@ -43,11 +50,13 @@ func (s *Store) pageIn(ctx context.Context, pk, scope, prefix, cursor string, li
 		if err != nil {
 			return nil, s.fail("query", err)
 		}
-		out = append(out, res.Items...)
-		if len(out) > limit {
-			out = out[:limit]
-			*next = base64.RawURLEncoding.EncodeToString([]byte(contract + "\x00" + getS(out[limit-1], aSK)))
-			return out, nil
+		for _, it := range res.Items {
+			doc := len(getS(it, aDoc))
+			if len(out) == limit || maxBytes > 0 && len(out) > 0 && size+doc > maxBytes {
+				*next = base64.RawURLEncoding.EncodeToString([]byte(scope + "\x00" + getS(out[len(out)-1], aSK)))
+				return out, nil
+			}
+			out, size = append(out, it), size+doc
 		}
 		if len(res.LastEvaluatedKey) == 0 {
 			return out, nil

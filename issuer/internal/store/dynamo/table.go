@@ -95,6 +95,8 @@ const (
 	aVersion      = "version"
 	aToken        = "token"
 	aCount        = "count"
+	aReport       = "report"
+	aUntil        = "until"
 )
 
 // Sort keys and their prefixes.
@@ -115,6 +117,10 @@ const (
 	pAnomaly    = "ANOM#"
 	pListed     = "C#"
 	skIndexed   = "#INDEXED"
+	skPeaks     = "#PEAKS"
+	pReportID   = "REPORT#"
+	pReport     = "USAGE#"
+	pLatest     = "LATEST#"
 )
 
 func contractPK(id string) string  { return "CONTRACT#" + id }

@@ -69,6 +69,27 @@ func (s *Store) check(k item, cond string, names map[string]string, refuse func(
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}, refuse: refuse}
 }
 
+// versioned puts a record's item (at version+1) if the stored one is still
+// at version, absent for version 0.
+func (s *Store) versioned(it item, version uint64, refuse func(item) (int, error)) step {
+	if version == 0 {
+		return s.put(it, absent, pkName, nil, refuse)
+	}
+	return s.put(it, "#version = :version", map[string]string{"#version": aVersion}, item{":version": u64(version)}, refuse)
+}
+
+// versionOf reads the version of a versioned record's item.
+func versionOf(it item) (uint64, error) {
+	v, err := getN(it, aVersion)
+	if err != nil {
+		return 0, err
+	}
+	if v < 1 {
+		return 0, fmt.Errorf("corrupt item %s/%s: version %d", getS(it, aPK), getS(it, aSK), v)
+	}
+	return uint64(v), nil
+}
+
 // absent is the condition of a new item.
 const absent = "attribute_not_exists(#pk)"
 

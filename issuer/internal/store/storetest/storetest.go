@@ -49,6 +49,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BindingPage", testBindingPage},
 		{"RotateToken", testRotateToken},
 		{"Anomalies", testAnomalies},
+		{"Reports", testReports},
+		{"LatestReport", testLatestReport},
+		{"ReportPages", testReportPages},
+		{"ReportConditions", testReportConditions},
+		{"ReportRace", testReportRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

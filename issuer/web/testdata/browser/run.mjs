@@ -6,9 +6,13 @@
 //                           their fields (the last with the advice to ask for a
 //                           clock reset), then the real LRF gets a license download
 //   node run.mjs release    a wrong file and then the appliance's receipt
+//   node run.mjs report     pasted text that is no report is refused next to
+//                           the field, then the appliance's usage report is
+//                           stored (and once more, a replay) and the contract
+//                           view charts each limit's peak against its limit
 //
 // Input by environment: TENURE_URL, TENURE_CONTRACT, TENURE_TOKEN, TENURE_LRF,
-// TENURE_TAMPERED_LRF, TENURE_AHEAD_LRF, TENURE_EFFECTIVE (YYYY-MM-DD), TENURE_RECEIPT,
+// TENURE_TAMPERED_LRF, TENURE_AHEAD_LRF, TENURE_EFFECTIVE (YYYY-MM-DD), TENURE_RECEIPT, TENURE_REPORT,
 // TENURE_DOWNLOADS, TENURE_SCREENSHOTS, and TENURE_CHROMIUM (default
 // /usr/bin/chromium). The last line on stdout is the phase's result as JSON;
 // any failed expectation exits 1 with the reason on stderr.
@@ -245,7 +249,60 @@ async function release(page, context) {
   return { released: released.split(', ') };
 }
 
-const phases = { activate, release };
+async function report(page, context) {
+  const token = env('TENURE_TOKEN');
+  await page.fill('#contract', env('TENURE_CONTRACT'));
+  await page.fill('#token', token);
+  await page.click('#open');
+  await page.locator('#contract-view').waitFor({ state: 'visible', timeout: TIMEOUT });
+  await waitText(page, '#c-usage', 'No usage report yet');
+
+  // Pasted text that is no report: refused next to the report field.
+  await page.fill('#report-text', 'this is not a usage report');
+  await page.click('#send-report');
+  const err = await visibleText(page, '#report-error');
+  expect(err.startsWith('Bad Request') && err.includes('tenure report'), `pasted text that is no report shows ${JSON.stringify(err)}, want Bad Request and what to do`);
+  expect(await page.isHidden('#reported'), 'a refused report showed a result');
+  await shot(page, 'refusal-report.png', '#report-usage');
+
+  // The appliance's report, chosen as a file (the pasted text cleared).
+  await page.fill('#report-text', '');
+  expect(await page.isHidden('#report-error'), 'the refusal stayed after the text was changed');
+  await page.setInputFiles('#report', env('TENURE_REPORT'));
+  await page.click('#send-report');
+  const id = await visibleText(page, '#report-id');
+  expect(/^[0-9a-f]{64}$/.test(id), `the report id shown is ${JSON.stringify(id)}`);
+  expect(await page.isHidden('#report-replay'), 'a new report was shown as a replay');
+  const appliance = await text(page, '#report-appliance');
+
+  // The contract view charts each limit: vpn_users over its limit (red),
+  // peering_tunnels within.
+  await page.locator('#c-usage figure[data-limit="vpn_users"]').waitFor({ state: 'visible', timeout: TIMEOUT });
+  const vpn = '#c-usage figure[data-limit="vpn_users"]';
+  const overBars = await page.locator(`${vpn} rect.bar.over`).count();
+  expect(overBars === 2, `the vpn_users chart has ${overBars} bars over the limit, want the peak's and the appliance's`);
+  expect(await page.locator(`${vpn} line.limit`).count() === 1, 'the vpn_users chart has no limit line');
+  const caption = await text(page, `${vpn} figcaption`);
+  expect(caption.includes('peak 300 of 250') && caption.includes('over by 50'), `the vpn_users chart says ${JSON.stringify(caption)}`);
+  const red = await page.locator(`${vpn} rect.bar.over.peak`).evaluate((r) => getComputedStyle(r).fill);
+  expect(red === 'rgb(180, 35, 24)', `the peak over the limit is drawn in ${red}, want red`);
+  const tunnels = '#c-usage figure[data-limit="peering_tunnels"]';
+  expect(await page.locator(`${tunnels} rect.bar.within`).count() === 2 && await page.locator(`${tunnels} rect.bar.over`).count() === 0,
+    'the peering_tunnels chart does not show its peak within the limit');
+  await waitText(page, '#c-appliances', 'vpn 5 d');
+  await shot(page, 'usage.png', '#c-usage');
+
+  // The same report again: a replay, stored once.
+  await page.click('#send-report');
+  await page.locator('#report-replay').waitFor({ state: 'visible', timeout: TIMEOUT });
+  expect(await text(page, '#report-id') === id, 'a replay showed another id');
+  await waitText(page, '#c-ledger tbody tr:first-child', 'report');
+  await shot(page, 'report.png');
+  await noLeaks(context, page, token);
+  return { id, appliance };
+}
+
+const phases = { activate, release, report };
 if (!phases[phase]) {
   console.error(`usage: node run.mjs ${Object.keys(phases).join('|')}`);
   process.exit(2);

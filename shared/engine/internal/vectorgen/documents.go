@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/tenurehq/tenure/schema"
@@ -130,6 +131,92 @@ func (g *gen) documents() {
 	g.write("doc-receipt-empty", "A receipt that releases no license.",
 		doc("receipt"), "error: /licenses",
 		sec{"receipt", armor(engine.LabelRelease, g.signBody(strings.Replace(rel, `["L-000001","L-000002"]`, `[]`, 1), g.device))}, device)
+
+	// Usage reports.
+	usageSections := `"contracts":[{"contract":"IC-1042","limits":{"peering_tunnels":{"allowed":80,"denied":0},"vpn_users":{"allowed":250,"denied":312}},
+		"features":{"monitoring":177,"scion":170,"vpn":150}},{"contract":"IC-2077","limits":{},"features":{"peering":40}}]`
+	usageOK := `{"ok":true,"type":"tenure.usage/v1","appliance":"A-7f3k2m9q","product":"edge",
+		"period":{"from":"2026-01-05T09:00:00Z","until":"2026-07-01T08:00:00Z"},` + usageSections + `,
+		"sequence":5,"created":"2026-07-01T08:00:00Z","history":{"n":5,"hash":"` + usageHashes[4] + `","from":3,"entries":3}}`
+	g.write("doc-usage-ok", "A usage report of a base contract and an addon, verified with the device key the issuer pinned.",
+		doc("usage"), usageOK, sec{"usage", g.usage(nil)}, device)
+	g.write("doc-usage-crlf", "A usage report whose lines a mail client turned into CR LF is the same report.",
+		doc("usage"), usageOK, sec{"usage crlf", g.usage(nil)}, device)
+	g.write("doc-usage-empty", "A usage report of a period in which nothing was checked.",
+		doc("usage"), strings.Replace(usageOK, usageSections, `"contracts":[]`, 1),
+		sec{"usage", g.usage(func(u *engine.Usage) { u.Contracts = []engine.UsageSection{} })}, device)
+	ub := body(engine.TypeUsage, g.baseUsage())
+	g.write("doc-usage-other-device", "A usage report for this appliance signed by another appliance's device key.",
+		doc("usage"), "error: signed by an unknown key (A-9x8w7v6u)", sec{"usage", armor(engine.LabelUsage, g.signBody(ub, g.other))}, device)
+	g.write("doc-usage-other-key", "A usage report checked against another key than the one that signed it.",
+		doc("usage"), "error: signed by an unknown key (A-7f3k2m9q)", sec{"usage", g.usage(nil)}, sec{"device-key", g.other.vkey + "\n"})
+	g.write("doc-usage-unpinned", "A usage report from an appliance the issuer never activated.",
+		doc("usage"), "error: never activated", sec{"usage", g.usage(nil)})
+	g.write("doc-usage-altered", "A usage report whose denied peak was lowered after signing.",
+		doc("usage"), "error: signature does not verify",
+		sec{"usage", armor(engine.LabelUsage, strings.Replace(g.signBody(ub, g.device), `"denied":312`, `"denied":250`, 1))}, device)
+	g.write("doc-usage-wrong-label", "A usage report in the armor of a release receipt.",
+		doc("usage"), "error: found \"-----BEGIN TENURE RELEASE RECEIPT-----\", expected -----BEGIN TENURE USAGE-----",
+		sec{"usage", armor(engine.LabelRelease, g.signBody(ub, g.device))}, device)
+	g.write("doc-usage-license-inside", "A license note in usage armor: the first line names the wrong type.",
+		doc("usage"), "error: expected a tenure.usage/v1 document", sec{"usage", armor(engine.LabelUsage, g.license(nil))}, device)
+	g.write("doc-usage-oversized", "An armored usage report over 64 KiB is refused before it is parsed.",
+		doc("usage"), "error: document too large",
+		sec{"usage", armor(engine.LabelUsage, g.signBody(ub, g.device)+strings.Repeat("x", engine.MaxDocument))}, device)
+	for _, c := range []struct{ name, about, from, to, want string }{
+		{"unsorted", "its contracts out of order", `"contract":"IC-1042"`, `"contract":"IC-3000"`, "contracts must be sorted by contract without repeats"},
+		{"repeated", "one contract in two sections", `"contract":"IC-2077"`, `"contract":"IC-1042"`, "contracts must be sorted by contract without repeats"},
+		{"period-reversed", "a period that ends before it starts", `"until":"2026-07-01T08:00:00Z"`, `"until":"2026-01-01T00:00:00Z"`,
+			"period ends (2026-01-01T00:00:00Z) before it starts (2026-01-05T09:00:00Z)"},
+		{"history-short", "a history trail that lists fewer entries than it says", `"entries":["` + usageHashes[2] + `",`, `"entries":[`, "history lists 2 entries for 3..5"},
+		{"unknown-field", "a field the schema does not know", `{`, `{"color":"red",`, "additional"},
+		{"over-limit", "a count over 2^53-1", `"denied":312`, `"denied":9007199254740992`, "/contracts/0/limits/vpn_users/denied: must be <="},
+		{"negative", "a negative count", `"allowed":80`, `"allowed":-1`, "/contracts/0/limits/peering_tunnels/allowed: must be >= 0"},
+		{"zero-days", "a feature counted on no day", `"peering":40`, `"peering":0`, "/contracts/1/features/peering: must be >= 1"},
+		{"whitespace", "a space after a comma", `,"`, `, "`, "not in its one exact encoding"},
+	} {
+		if !strings.Contains(ub, c.from) {
+			g.fail(fmt.Errorf("doc-usage-%s: the body does not contain %q", c.name, c.from))
+		}
+		g.write("doc-usage-"+c.name, "A usage report, correctly signed, with "+c.about+".",
+			doc("usage"), "error: "+c.want, sec{"usage", armor(engine.LabelUsage, g.signBody(strings.Replace(ub, c.from, c.to, 1), g.device))}, device)
+	}
+	g.write("doc-usage-reordered", "A usage report, correctly signed, with its fields in another order.",
+		doc("usage"), "error: not in its one exact encoding", sec{"usage", armor(engine.LabelUsage, g.signBody(reorder(ub), g.device))}, device)
+
+	// An LRF carries the running usage of the open period.
+	summary := func(r *engine.Request) {
+		r.Mode, r.Installed, r.Sequence, r.Created = engine.ModeLicensed, []string{"L-000001"}, 4, ts("2026-03-01T12:00:00Z")
+		r.Usage = &engine.UsageSummary{
+			Period: engine.Period{From: ts("2026-01-05T09:00:00Z"), Until: ts("2026-03-01T12:00:00Z")},
+			Contracts: []engine.UsageSection{
+				{Contract: "IC-1042", Limits: map[string]engine.Peaks{"peering_tunnels": {Allowed: 12}, "vpn_users": {Allowed: 180, Denied: 260}},
+					Features: map[string]int{"scion": 55, "vpn": 40}},
+				{Contract: "IC-2077", Limits: map[string]engine.Peaks{}, Features: map[string]int{"peering": 3}},
+			},
+		}
+	}
+	g.write("doc-request-usage", "An LRF that carries the running usage of the open period, without ending it.",
+		doc("request"), `{"ok":true,"type":"tenure.lrf/v1","appliance":"A-7f3k2m9q","product":"edge","version":"0.40.0",
+		"mode":"licensed","installed":["L-000001"],"sequence":4,"trial_start":"2026-01-05T08:00:00Z","created":"2026-03-01T12:00:00Z",
+		"platform":["dmi_uuid","mac:eth0","machine_id"],"usage":{"period":{"from":"2026-01-05T09:00:00Z","until":"2026-03-01T12:00:00Z"},
+		"contracts":[{"contract":"IC-1042","limits":{"peering_tunnels":{"allowed":12,"denied":0},"vpn_users":{"allowed":180,"denied":260}},
+		"features":{"scion":55,"vpn":40}},{"contract":"IC-2077","limits":{},"features":{"peering":3}}]}}`,
+		sec{"request", g.request(summary)})
+	ur := g.baseRequest()
+	summary(ur)
+	urb := body(engine.TypeRequest, ur)
+	for _, c := range []struct{ name, about, from, to, want string }{
+		{"repeated", "names one contract in two sections", `"contract":"IC-2077"`, `"contract":"IC-1042"`, "contracts must be sorted by contract without repeats"},
+		{"reversed", "ends before it starts", `"until":"2026-03-01T12:00:00Z"`, `"until":"2026-01-01T00:00:00Z"`, "period ends"},
+		{"over-limit", "counts over 2^53-1", `"denied":260`, `"denied":9007199254740992`, "/usage/contracts/0/limits/vpn_users/denied: must be <="},
+	} {
+		if !strings.Contains(urb, c.from) {
+			g.fail(fmt.Errorf("doc-request-usage-%s: the body does not contain %q", c.name, c.from))
+		}
+		g.write("doc-request-usage-"+c.name, "An LRF, correctly signed, whose usage summary "+c.about+".",
+			doc("request"), "error: "+c.want, sec{"request", armor(engine.LabelRequest, g.signBody(strings.Replace(urb, c.from, c.to, 1), g.device))})
+	}
 
 	// Signed licenses.
 	g.write("doc-license-ok", "A license signed by the current issuer key.",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -198,6 +199,38 @@ func (g *gen) clock(edit func(*engine.ClockReset), signers ...key) string {
 		ss = append(ss, k.signer)
 	}
 	text, err := engine.SignClockReset(c, ss...)
+	g.fail(err)
+	return string(text)
+}
+
+// usageHashes is the history a usage report carries: four entries, then the
+// report's own.
+var usageHashes = []string{strings.Repeat("1", 64), strings.Repeat("2", 64), strings.Repeat("3", 64), strings.Repeat("4", 64), strings.Repeat("5", 64)}
+
+// baseUsage is the first usage report of the appliance, from its first
+// license to the start of July: a base contract, and an addon that records
+// features only.
+func (g *gen) baseUsage() *engine.Usage {
+	return &engine.Usage{
+		Appliance: appliance, Product: product,
+		Period: engine.Period{From: ts("2026-01-05T09:00:00Z"), Until: ts("2026-07-01T08:00:00Z")},
+		Contracts: []engine.UsageSection{
+			{Contract: "IC-1042", Limits: map[string]engine.Peaks{"peering_tunnels": {Allowed: 80}, "vpn_users": {Allowed: 250, Denied: 312}},
+				Features: map[string]int{"monitoring": 177, "scion": 170, "vpn": 150}},
+			{Contract: "IC-2077", Limits: map[string]engine.Peaks{}, Features: map[string]int{"peering": 40}},
+		},
+		History:  engine.NewTrail(usageHashes, 3),
+		Sequence: 5, Created: ts("2026-07-01T08:00:00Z"), Nonce: "us4ge-0123456789abcdef",
+	}
+}
+
+// usage signs a variant of the base report with the device key.
+func (g *gen) usage(edit func(*engine.Usage)) string {
+	u := g.baseUsage()
+	if edit != nil {
+		edit(u)
+	}
+	text, err := engine.SignUsage(u, g.device.signer)
 	g.fail(err)
 	return string(text)
 }
