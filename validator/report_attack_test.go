@@ -34,19 +34,7 @@ func TestAttackReportPowerCutAfterCommit(t *testing.T) {
 	e.now = "2026-02-01T09:00:00Z"
 	cli(t, cfg, e, "", 0, "check", "--limit", "vpn_users", "70")
 
-	// Cut the power at the facts record once the history holds the report.
-	committed := false
-	cutPower = func(name, step string) error {
-		if name == fileHistory && step == "renamed" {
-			committed = true
-		}
-		if committed && name == fileFacts {
-			return errPowerCut
-		}
-		return nil
-	}
-	r := Run(cfg, Request{Args: []string{"report"}, Env: e.vars()})
-	cutPower = nil
+	r, committed := reportCutAfterCommit(cfg, e)
 	if !committed {
 		t.Fatalf("the report never wrote its event: %+v", r)
 	}
@@ -209,18 +197,7 @@ func TestAttackTooManyLimitNames(t *testing.T) {
 // after the report's event) hands the report's sequence to the next LRF.
 func TestAttackReportSequenceAfterCut(t *testing.T) {
 	_, cfg, e, lrf := reportingAppliance(t)
-	committed := false
-	cutPower = func(name, step string) error {
-		if name == fileHistory && step == "renamed" {
-			committed = true
-		}
-		if committed && name == fileFacts {
-			return errPowerCut
-		}
-		return nil
-	}
-	r := Run(cfg, Request{Args: []string{"report"}, Env: e.vars()})
-	cutPower = nil
+	r, _ := reportCutAfterCommit(cfg, e)
 	if r.Exit != 0 {
 		t.Fatalf("report: %+v", r)
 	}
@@ -232,4 +209,22 @@ func TestAttackReportSequenceAfterCut(t *testing.T) {
 	if q.Sequence <= u.Sequence {
 		t.Fatalf("the LRF after the report has sequence %d, the report had %d", q.Sequence, u.Sequence)
 	}
+}
+
+// reportCutAfterCommit runs `tenure report` with the power cut at the facts
+// record once the history holds the report's event; committed says the
+// event was written.
+func reportCutAfterCommit(cfg *Config, e env) (r Response, committed bool) {
+	cutPower = func(name, step string) error {
+		if name == fileHistory && step == "renamed" {
+			committed = true
+		}
+		if committed && name == fileFacts {
+			return errPowerCut
+		}
+		return nil
+	}
+	defer func() { cutPower = nil }()
+	r = Run(cfg, Request{Args: []string{"report"}, Env: e.vars()})
+	return r, committed
 }

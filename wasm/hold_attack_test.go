@@ -19,12 +19,12 @@ func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
 // read once a second (validator/generation.go refresh: "the generation is a
 // hint anyone can put back": no symlink has appeared, the history and facts
 // are the files read), counted from its last check of the state, a.checked.
-// hold() caps Until at the host's second, not at a.checked+1s: an answer
-// given 0.8 s after the last check of the state holds until the end of its
-// second, so the host answers from it after the module would have looked
-// at the state again and refused it. Here a symlink appears in the state
-// (DESIGN "State integrity" 5: refused by every command): the module says
-// exit 2; the held answer says allowed.
+// A hold must end by a.checked+1s: an answer given 0.8 s after the last
+// check of the state must not hold to the end of its second, after the
+// module would have looked at the state again and refused it. Here a
+// symlink appears in the state (DESIGN "State integrity" 5: refused by
+// every command): the question asked more than a second after the module's
+// check enters the module, which refuses it.
 func TestHoldAttackOutlivesStateCheck(t *testing.T) {
 	ctx := context.Background()
 	state := t.TempDir()
@@ -48,7 +48,6 @@ func TestHoldAttackOutlivesStateCheck(t *testing.T) {
 		// 0.8 s later (x+1.25 s): no check of the state yet; the answer
 		// holds until x+2 s.
 		sleepUntil(tA.Add(800 * time.Millisecond))
-		tB := time.Now()
 		if ok, err := v.CheckConfigChange(ctx); !ok || err != nil {
 			t.Fatalf("check --config-change: %v %v", ok, err)
 		}
@@ -61,20 +60,20 @@ func TestHoldAttackOutlivesStateCheck(t *testing.T) {
 		hits := v.heldHits
 		got, gotErr := v.CheckConfigChange(ctx)
 		tQ := time.Now()
-		if v.heldHits == hits || !tQ.Truncate(time.Second).Equal(tB.Truncate(time.Second)) || tQ.Sub(tA) < 1050*time.Millisecond {
-			t.Logf("attempt %d: timing missed (B %v after A, question %v after A, held %v)", attempt, tB.Sub(tA), tQ.Sub(tA), v.heldHits != hits)
+		if tQ.Sub(tA) < 1050*time.Millisecond {
+			t.Logf("attempt %d: the question came %v after the check of the state; again", attempt, tQ.Sub(tA))
 			continue
 		}
-		v.noHold = true
-		want, wantErr := v.CheckConfigChange(ctx)
-		v.noHold = false
-		if got != want || (gotErr == nil) != (wantErr == nil) {
-			t.Fatalf("with a symlink in the state %v after the module's last check of it, the host answered %v, %v from a hold; the module answers %v, %v",
-				tQ.Sub(tA), got, gotErr, want, wantErr)
+		if v.heldHits != hits {
+			t.Fatalf("with a symlink in the state %v after the module's last check of it, the host answered %v, %v from a hold",
+				tQ.Sub(tA), got, gotErr)
+		}
+		if gotErr == nil {
+			t.Fatalf("with a symlink in the state the module answered %v, no error", got)
 		}
 		return
 	}
-	t.Skip("could not time the questions on this machine")
+	t.Fatal("six attempts could not ask the question more than a second after the module's check of the state")
 }
 
 // TestHoldAttackTruncatedGeneration: the generation file cut short under

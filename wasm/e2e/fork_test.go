@@ -95,25 +95,7 @@ func forkAfterRelease(t *testing.T, storeEnv []string) {
 	}
 	call := func(method, path, token string, body any, want int) map[string]any {
 		t.Helper()
-		b, _ := json.Marshal(body)
-		req, err := http.NewRequest(method, url+path, bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, raw)
-		}
-		var out map[string]any
-		json.Unmarshal(raw, &out)
-		return out
+		return apiCall(t, url, method, path, token, body, want)
 	}
 	status := func(state, now string) map[string]any {
 		t.Helper()
@@ -214,4 +196,29 @@ func startIssuer(data, admin, now string, extra []string) (url string, stop func
 		stop()
 		return "", nil, errors.New("tenure-issuer serve did not listen within 30s")
 	}
+}
+
+// apiCall sends body as JSON to the issuer at url with token, fails tb
+// unless the answer has status want, and returns the answer's JSON object.
+func apiCall(tb testing.TB, url, method, path, token string, body any, want int) map[string]any {
+	tb.Helper()
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(method, url+path, bytes.NewReader(b))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		tb.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+	}
+	var out map[string]any
+	json.Unmarshal(raw, &out)
+	return out
 }

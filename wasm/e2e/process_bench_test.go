@@ -3,11 +3,8 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,25 +121,7 @@ func licenseAppliance(b *testing.B, work string, env []string) {
 	defer stop()
 	call := func(method, path string, body any, want int) map[string]any {
 		b.Helper()
-		j, _ := json.Marshal(body)
-		req, err := http.NewRequest(method, url+path, bytes.NewReader(j))
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+admin)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			b.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, raw)
-		}
-		var out map[string]any
-		json.Unmarshal(raw, &out)
-		return out
+		return apiCall(b, url, method, path, admin, body, want)
 	}
 	call("PUT", "/v1/contracts/IC-BENCH", map[string]any{
 		"customer": "ACME Networks", "product": "edge", "tier": "pro", "kind": "commercial",
