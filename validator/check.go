@@ -30,10 +30,13 @@ func (c *call) check(args []string) int {
 		return c.fail(2, "%v", err)
 	}
 	c.answerTrial(s)
-	if code, out, ok := c.a.memo.answer(c, s, args); ok {
+	// The clock rule is read once for the warm path: in wasm each reading
+	// of it costs as much as the rest of the answer.
+	now := c.evalTime()
+	if code, out, at, ok := c.a.memo.answer(c, s, args, now); ok {
 		c.reply, c.replied = out, true
-		c.countCheck(s, limit, config, rest, code)
-		c.holdable = code <= 1 && engine.ClockAt(c.host, c.a.hw, c.a.cfg.Floor, c.a.memo.issued).Equal(c.host)
+		c.countCheck(s, limit, config, rest, code, now)
+		c.holdable = code <= 1 && at.Equal(c.host)
 		return code
 	}
 	in := &c.a.checkIn
@@ -42,7 +45,7 @@ func (c *call) check(args []string) int {
 	if ok && code <= 1 && c.errOut.Len() == 0 {
 		c.a.memo.keep(c, s, in, args, code, c.out.String())
 	}
-	c.countCheck(s, limit, config, rest, code)
+	c.countCheck(s, limit, config, rest, code, c.evalTime())
 	c.holdable = code <= 1 && engine.TimeUsed(in).Equal(c.host)
 	return code
 }
@@ -57,7 +60,7 @@ func (c *call) check(args []string) int {
 func (c *call) hold() *abi.Hold {
 	a, s := c.a, c.a.snap
 	if !c.holdable || c.changed || c.errOut.Len() > 0 || s == nil || s.gen == "" || s.mode == nil ||
-		c.req.Env[EnvNow] != "" || c.req.Env[abi.EnvHold] != "1" {
+		c.req.Vars.Now != "" || c.req.Vars.Hold != "1" {
 		return nil
 	}
 	until := c.host.Add(time.Second)
@@ -85,9 +88,10 @@ func (c *call) hold() *abi.Hold {
 }
 
 // countCheck records a feature or limit check in the usage counters.
-func (c *call) countCheck(s *snapshot, limit string, config bool, rest []string, code int) {
+// now is the time the clock rule gives (evalTime).
+func (c *call) countCheck(s *snapshot, limit string, config bool, rest []string, code int, now time.Time) {
 	if !config && len(rest) == 1 {
-		c.count(s, limit, rest[0], code)
+		c.count(s, limit, rest[0], code, now)
 	}
 }
 

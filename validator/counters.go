@@ -39,17 +39,17 @@ const (
 
 // count records one answered check in the open period's counters: code is
 // its answer (0 allowed, 1 denied), limit the limit's name ("" for a
-// feature) and word the feature or the value. Only the contracts of
+// feature), word the feature or the value, and now the time the clock rule
+// gives (evalTime). Only the contracts of
 // licenses valid now count (a trial or grace counts nothing; a state whose
 // clock is not trusted still counts for them), and only names in the
 // product's catalog. It allocates nothing
 // unless the check is the first of its name for a contract.
-func (c *call) count(s *snapshot, limit, word string, code int) {
+func (c *call) count(s *snapshot, limit, word string, code int, now time.Time) {
 	mc := s.mode
 	if code > 1 || mc == nil || len(mc.mode.Licenses()) == 0 || s.broken != "" {
 		return
 	}
-	now := c.evalTime()
 	day := now.Unix() / (24 * 60 * 60)
 	last := &c.a.lastCount
 	if last.mode == mc && last.day == day && last.code == code && last.limit == limit && last.word == word {

@@ -67,28 +67,30 @@ func (m *checkMemo) current(c *call, s *snapshot) bool {
 }
 
 // answer returns what check printed for args, when the memo holds it and it
-// still holds at the time engine.TimeUsed gives for c.
-func (m *checkMemo) answer(c *call, s *snapshot, args []string) (int, string, bool) {
+// still holds at the time engine.TimeUsed gives for c, and that time (at):
+// now, the time the clock rule gives (evalTime), raised to the licenses'
+// newest issue time.
+func (m *checkMemo) answer(c *call, s *snapshot, args []string, now time.Time) (code int, out string, at time.Time, ok bool) {
 	if !m.current(c, s) {
-		return 0, "", false
+		return 0, "", at, false
 	}
-	t := engine.ClockAt(c.host, c.a.hw, c.a.cfg.Floor, m.issued)
-	if t.Before(m.mode.from) || !m.mode.until.IsZero() && !t.Before(m.mode.until) {
-		return 0, "", false
+	at = laterOf(now, m.issued) // engine.ClockAt with the licenses' issue time
+	if at.Before(m.mode.from) || !m.mode.until.IsZero() && !at.Before(m.mode.until) {
+		return 0, "", at, false
 	}
 	for i := range m.answers {
 		if a := &m.answers[i]; equalWords(a.args, args) {
-			return a.code, a.out, true
+			return a.code, a.out, at, true
 		}
 	}
-	return 0, "", false
+	return 0, "", at, false
 }
 
 // keep remembers what check printed for args, evaluated on in.
 func (m *checkMemo) keep(c *call, s *snapshot, in *engine.Input, args []string, code int, out string) {
 	if !m.current(c, s) {
 		clear(m.answers)
-		*m = checkMemo{snap: s, mode: s.mode, platKey: c.platKey, version: c.version, issued: engine.NewestIssued(in.Licenses), answers: m.answers[:0]}
+		*m = checkMemo{snap: s, mode: s.mode, platKey: c.platKey, version: c.version, issued: engine.Normalize(engine.NewestIssued(in.Licenses)), answers: m.answers[:0]}
 	}
 	a := checkAnswer{args: append([]string(nil), args...), code: code, out: out}
 	if len(m.answers) < maxAnswers {

@@ -107,6 +107,9 @@ func (a *Appliance) Run(req Request) Response {
 	defer a.mu.Unlock()
 	// The call lives in the appliance, not on the heap: in wasm an
 	// allocation costs about a microsecond, a good part of a warm check.
+	if !req.Vars.Read {
+		req.Vars = abi.VarsOf(req.Env)
+	}
 	a.cur = call{a: a, req: req}
 	c := &a.cur
 	code := c.run()
@@ -152,7 +155,7 @@ func (c *call) prepare() error {
 	// One reading of the clock serves the host time and the generation
 	// file's age: in wasm each is a call out to the host.
 	clock := time.Now()
-	switch s := c.req.Env[EnvNow]; {
+	switch s := c.req.Vars.Now; {
 	case s == "":
 		c.host = engine.Normalize(c.a.cfg.now(clock))
 	case s == c.a.nowRaw:
@@ -165,7 +168,7 @@ func (c *call) prepare() error {
 		c.host = engine.Normalize(t)
 		c.a.nowRaw, c.a.nowVal = s, c.host
 	}
-	raw := c.req.Env[EnvPlatform]
+	raw := c.req.Vars.Platform
 	if raw == "" {
 		return fmt.Errorf("no platform: the host must pass %s, a JSON object of platform component name to raw value, such as {\"machine_id\":\"4c4c4544...\",\"dmi_uuid\":\"...\",\"mac:eth0\":\"52:54:00:12:34:56\"}", EnvPlatform)
 	}
@@ -180,7 +183,7 @@ func (c *call) prepare() error {
 	if err := c.a.refresh(clock); err != nil {
 		return err
 	}
-	c.version = c.req.Env[EnvVersion]
+	c.version = c.req.Vars.Version
 	if c.version != "" && !engine.ValidVersion(c.version) {
 		return fmt.Errorf("%s=%q is not a version like 0.40.0", EnvVersion, c.version)
 	}

@@ -36,6 +36,24 @@ type Request struct {
 	Args  []string          `json:"args"`
 	Env   map[string]string `json:"env,omitempty"`
 	Stdin string            `json:"stdin,omitempty"`
+
+	// Vars, when Read, are Env's variables that every call reads, read
+	// already ([RequestDecoder] reads them once for each environment it
+	// decodes). Otherwise the validator reads them from Env.
+	Vars Vars `json:"-"`
+}
+
+// Vars are the variables of a request's env that every call reads. In
+// wasm a map lookup costs as much as a tenth of a warm check, and a host
+// sends the same environment with every call.
+type Vars struct {
+	Read                         bool
+	Now, Platform, Version, Hold string
+}
+
+// VarsOf reads the variables of Vars from env.
+func VarsOf(env map[string]string) Vars {
+	return Vars{Read: true, Now: env[EnvNow], Platform: env[EnvPlatform], Version: env[EnvVersion], Hold: env[EnvHold]}
 }
 
 // A Response is what an invocation printed and its exit code: 0 done or

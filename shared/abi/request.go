@@ -100,6 +100,7 @@ func AppendRequest(b []byte, args []string, env Env, stdin string) []byte {
 type RequestDecoder struct {
 	args memo[[]string]
 	env  memo[map[string]string]
+	vars Vars // env's [Vars]
 }
 
 // A memo is a value read from JSON and the bytes it was read from.
@@ -181,9 +182,14 @@ func (d *RequestDecoder) fast(b []byte) (req Request, ok bool) {
 			}
 		case "env":
 			bit = 2
-			if req.Env, ok = r.env(&d.env); !ok {
+			var again bool
+			if req.Env, again, ok = r.env(&d.env); !ok {
 				return req, false
 			}
+			if !again || !d.vars.Read {
+				d.vars = VarsOf(req.Env)
+			}
+			req.Vars = d.vars
 		case "stdin":
 			bit = 4
 			if req.Stdin, ok = r.str(); !ok {
@@ -224,16 +230,16 @@ func (r *reader) args(m *memo[[]string]) ([]string, bool) {
 }
 
 // env reads the env object, or takes the one m holds, as args does.
-func (r *reader) env(m *memo[map[string]string]) (map[string]string, bool) {
+func (r *reader) env(m *memo[map[string]string]) (v map[string]string, again, ok bool) {
 	if r.again(m.raw) {
-		return m.val, true
+		return m.val, true, true
 	}
 	start := r.i
-	v, ok := r.object()
+	v, ok = r.object()
 	if ok {
 		m.raw, m.val = append(m.raw[:0], r.b[start:r.i]...), v
 	}
-	return v, ok
+	return v, false, ok
 }
 
 // again skips white space, then raw when the bytes at r are raw, and

@@ -86,12 +86,25 @@ func sameAsJSON(t *testing.T, d *RequestDecoder, b []byte) {
 		}
 		return
 	}
+	got.Vars = varsRead(t, b, got)
 	if !reflect.DeepEqual(want, got) {
 		t.Fatalf("%q: %#v, encoding/json reads %#v", b, got, want)
 	}
 	if (want.Args == nil) != (got.Args == nil) || (want.Env == nil) != (got.Env == nil) {
 		t.Fatalf("%q: nil-ness differs: %#v, encoding/json %#v", b, got, want)
 	}
+}
+
+// varsRead checks that the Vars the decoder gave with r, if any, are its
+// Env's (the decoder keeps them from one request to the next, so a wrong
+// one would be an environment's variables given with another's), and
+// returns them cleared, for a comparison with encoding/json.
+func varsRead(t *testing.T, b []byte, r Request) Vars {
+	t.Helper()
+	if r.Vars.Read && r.Vars != VarsOf(r.Env) {
+		t.Fatalf("%q: Vars %+v, its env says %+v", b, r.Vars, VarsOf(r.Env))
+	}
+	return Vars{}
 }
 
 // TestAppendRequest holds the host's writer to encoding/json, byte for byte,
@@ -123,7 +136,11 @@ func TestAppendRequest(t *testing.T) {
 				}
 				var back Request
 				json.Unmarshal(got, &back)
-				if r, ok := d.fast(got); ok && !reflect.DeepEqual(r, back) {
+				r, ok := d.fast(got)
+				if ok && !r.Vars.Read {
+					t.Errorf("%s: the fast path read no Vars", got)
+				}
+				if r.Vars = varsRead(t, got, r); ok && !reflect.DeepEqual(r, back) {
 					t.Errorf("%s: read back %#v, encoding/json %#v", got, r, back)
 				}
 			}
@@ -156,6 +173,26 @@ func TestRequestBounds(t *testing.T) {
 		b := []byte(`{"args":[` + c.args + `],"stdin":"` + stdin[:c.size] + `"}`)
 		if _, err := d.Decode(b); (err == nil) != c.ok {
 			t.Errorf("%s with %d bytes: %v, want ok %v", c.args, len(b), err, c.ok)
+		}
+	}
+}
+
+// TestDecodeRequestVars: the Vars a decoder gives follow the environment
+// from one request to the next, also when an environment comes back.
+func TestDecodeRequestVars(t *testing.T) {
+	var d RequestDecoder
+	for _, now := range []string{"2026-01-05T10:00:00Z", "2027-01-01", "2027-01-01", "", "2026-01-05T10:00:00Z"} {
+		env := map[string]string{EnvPlatform: `{"machine_id":"a"}`, EnvHold: "1"}
+		if now != "" {
+			env[EnvNow] = now
+		}
+		r, err := d.Decode(AppendRequest(nil, []string{"check", "vpn"}, NewEnv(env), ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Vars{Read: true, Now: now, Platform: `{"machine_id":"a"}`, Hold: "1"}
+		if r.Vars != want {
+			t.Errorf("TENURE_NOW=%q: Vars %+v, want %+v", now, r.Vars, want)
 		}
 	}
 }
