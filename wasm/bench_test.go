@@ -313,19 +313,7 @@ func TestWarmCheckNoCrypto(t *testing.T) {
 	v.Close()
 
 	counts := &cryptoCounter{calls: map[string]int{}}
-	lctx := experimental.WithFunctionListenerFactory(ctx, counts)
-	rt := wazero.NewRuntime(lctx)
-	defer rt.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	m, err := rt.CompileModule(lctx, module(t, guest.Reactor))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := instantiate(ctx, rt, m, state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.close(ctx)
+	in := listened(t, state, counts)
 	call := func(words string) {
 		t.Helper()
 		args := `"` + strings.ReplaceAll(words, " ", `","`) + `"`

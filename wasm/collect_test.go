@@ -31,19 +31,8 @@ func TestNoCollectionLeftMarking(t *testing.T) {
 
 	var counting atomic.Bool
 	var barriers atomic.Int64
-	ctx := experimental.WithFunctionListenerFactory(context.Background(), barrierCounter{&counting, &barriers})
-	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	m, err := rt.CompileModule(ctx, module(t, guest.Reactor))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := instantiate(ctx, rt, m, state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.close(ctx)
+	in := listened(t, state, barrierCounter{&counting, &barriers})
+	ctx := context.Background()
 
 	env := `"env":{"TENURE_PLATFORM":` + quote(platform) + `}`
 	check := []byte(`{"args":["check","vpn"],` + env + `}`)
@@ -64,6 +53,26 @@ func TestNoCollectionLeftMarking(t *testing.T) {
 			t.Fatalf("round %d: 20 warm checks after the largest request ran %d write barriers: a collection was left marking", round, n)
 		}
 	}
+}
+
+// listened starts the reactor over state, compiled in a runtime of its own
+// with the listeners f makes, and closes it when t ends.
+func listened(t *testing.T, state string, f experimental.FunctionListenerFactory) *instance {
+	t.Helper()
+	ctx := experimental.WithFunctionListenerFactory(context.Background(), f)
+	rt := wazero.NewRuntime(ctx)
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	m, err := rt.CompileModule(ctx, module(t, guest.Reactor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := instantiate(ctx, rt, m, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.close(context.Background()) })
+	return in
 }
 
 // barrierCounter counts the calls of the runtime's write barriers while
