@@ -1,7 +1,6 @@
 package issuer_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tenurehq/tenure/issuer"
+	"github.com/tenurehq/tenure/issuer/internal/issuertest"
 	"github.com/tenurehq/tenure/issuer/internal/store"
 	"github.com/tenurehq/tenure/issuer/internal/store/bolt"
 	"github.com/tenurehq/tenure/issuer/internal/store/dynamo"
@@ -93,17 +92,7 @@ func (r *rig) do(method, path, token string, v any) (int, []byte) {
 	if v != nil {
 		body, _ = json.Marshal(v)
 	}
-	req, _ := http.NewRequest(method, r.srv.URL+path, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := r.srv.Client().Do(req)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := issuertest.Send(r.t, r.srv, method, path, token, body)
 	return resp.StatusCode, b
 }
 

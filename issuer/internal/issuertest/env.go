@@ -97,23 +97,35 @@ func (e *env) at(s string) {
 	e.mu.Unlock()
 }
 
-// raw sends a request with a raw body.
-func (e *env) raw(method, path, token string, body []byte) (int, []byte) {
-	e.t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(body))
+// Send makes one request of the API srv serves, as a client does: a JSON
+// body, and the bearer token when there is one. It returns the response
+// (its body read and closed) and the body.
+func Send(t testing.TB, srv *httptest.Server, method, path, token string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := e.srv.Client().Do(req)
+	resp, err := srv.Client().Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// raw sends a request with a raw body.
+func (e *env) raw(method, path, token string, body []byte) (int, []byte) {
+	e.t.Helper()
+	resp, b := Send(e.t, e.srv, method, path, token, body)
 	want := "application/json"
 	if resp.StatusCode >= 400 {
 		want = "application/problem+json"
