@@ -84,7 +84,9 @@ func TestBrowser(t *testing.T) {
 	if err := os.WriteFile(platform, []byte(`{"machine_id":"4c4c4544-0042-3510-8052-b4c04f4e3732","dmi_uuid":"b1e2d3c4","mac:eth0":"52:54:00:12:34:56"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cliEnv := []string{"XDG_CACHE_HOME=" + filepath.Join(tmp, "cache")}
+	// In process: a resident host would outlive the test, and its socket
+	// would be the user's.
+	cliEnv := []string{"XDG_CACHE_HOME=" + filepath.Join(tmp, "cache"), "TENURE_RESIDENT=off"}
 	appliance := func(args ...string) string {
 		return run(t, cliEnv, tenure, append([]string{"--state", state, "--platform", platform}, args...)...)
 	}
