@@ -93,6 +93,23 @@ func newCompiler() (*jsonschema.Compiler, error) {
 	return c, nil
 }
 
+// Prepare compiles the schema of each type now, unless that is done, so
+// that a process can pay for it while it waits on something else (the
+// Lambda function compiles the product schema during its KMS round trip).
+// Validate compiles on first use without it.
+func Prepare(types ...string) error {
+	for _, typ := range types {
+		compiled, ok := schemas[typ]
+		if !ok {
+			return fmt.Errorf("no schema for %q", typ)
+		}
+		if _, err := compiled(); err != nil {
+			return fmt.Errorf("schemas do not compile: %w", err)
+		}
+	}
+	return nil
+}
+
 // Types lists the document types that have a schema, sorted.
 func Types() []string { return slices.Sorted(maps.Keys(byType)) }
 
@@ -104,14 +121,10 @@ func File(name string) ([]byte, error) { return files.ReadFile(name) }
 // names the JSON path of the first failing value, such as
 // "/limits/vpn_users: must be >= 0".
 func Validate(typ string, doc []byte) error {
-	compiled, ok := schemas[typ]
-	if !ok {
-		return fmt.Errorf("no schema for %q", typ)
+	if err := Prepare(typ); err != nil {
+		return err
 	}
-	s, err := compiled()
-	if err != nil {
-		return fmt.Errorf("schemas do not compile: %w", err)
-	}
+	s, _ := schemas[typ]()
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any

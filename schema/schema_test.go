@@ -262,6 +262,26 @@ func TestTypes(t *testing.T) {
 	}
 }
 
+// TestPrepare: Prepare compiles ahead of use, also while another goroutine
+// validates the same type (the Lambda start does both at once), and names
+// a type it has no schema for.
+func TestPrepare(t *testing.T) {
+	done := make(chan error, 1)
+	go func() { done <- Prepare(Types()...) }()
+	for typ, doc := range valid {
+		if err := Validate(typ, []byte(doc)); err != nil {
+			t.Errorf("valid %s, validated while another goroutine prepares: %v", typ, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Prepare(every type): %v", err)
+	}
+	err := Prepare("tenure.product/v1", "tenure.nope/v1")
+	if err == nil || !strings.Contains(err.Error(), `"tenure.nope/v1"`) {
+		t.Fatalf("Prepare of a type without a schema: %v, want an error naming it", err)
+	}
+}
+
 func TestValid(t *testing.T) {
 	for typ, doc := range valid {
 		if err := Validate(typ, []byte(doc)); err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/tenurehq/tenure/issuer/internal/signer"
 	"github.com/tenurehq/tenure/issuer/internal/store"
 	"github.com/tenurehq/tenure/issuer/internal/store/bolt"
+	"github.com/tenurehq/tenure/schema"
 	"github.com/tenurehq/tenure/shared/engine"
 )
 
@@ -383,6 +384,10 @@ func lambda(ctx context.Context, stderr io.Writer) int {
 		log.Error(msg, "error", err.Error())
 		return 1
 	}
+	// Every start reads a product (the vendor's or the example) against its
+	// schema; compiling that schema is CPU the start can spend while it
+	// waits for DynamoDB's configuration and KMS.
+	go schema.Prepare(engine.TypeProduct)
 	spec := os.Getenv("TENURE_STORE")
 	if spec == "" {
 		return fail("no store", errors.New("set TENURE_STORE=dynamodb:TABLE"))
