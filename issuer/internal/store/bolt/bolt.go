@@ -57,6 +57,7 @@ type Store struct {
 	writes    chan *write
 	closing   chan struct{}
 	stopped   chan struct{}
+	linger    time.Duration // see [linger]
 	closeOnce sync.Once
 }
 
@@ -100,7 +101,7 @@ func Open(path string) (s *Store, err error) {
 		db.Close()
 		return nil, fmt.Errorf("%w %s: %w", errOpenDatabase, path, err)
 	}
-	s = &Store{db: db, writes: make(chan *write), closing: make(chan struct{}), stopped: make(chan struct{})}
+	s = &Store{db: db, writes: make(chan *write), closing: make(chan struct{}), stopped: make(chan struct{}), linger: linger}
 	go s.writer()
 	return s, nil
 }
